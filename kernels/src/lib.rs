@@ -1,0 +1,35 @@
+//! SIMD kernels for the `muprop` crate, each with a scalar twin in [`reference`].
+//!
+//! The kernels cover what a training step of a stochastic binary network does: the dense
+//! products of a layer (logits, the transposed product, gradient accumulation), the
+//! activations (sigmoid, log-sigmoid, softplus, the sigmoid derivative, exp, tanh, leaky
+//! ReLU), Bernoulli sampling from a caller's generator, reductions, and optimiser updates.
+//! Nothing here allocates, prints or panics on any input.
+//!
+//! Weight matrices are stored input-major: `w: [[f32; OUT]; IN]`, so `w[i]` holds the weights
+//! leaving input `i`. The logits of a layer are then a sum of rows selected by the input, which
+//! for binary inputs (samples) needs no multiplications at all, and zero inputs are skipped.
+//!
+//! Lane width is chosen once, in a private module; the portable default is 8 lanes of `f32`
+//! through `wide::f32x8`, which `wide` maps to AVX, SSE2, NEON, or scalar code.
+#![no_std]
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod activation;
+mod dense;
+mod lanes;
+pub mod reference;
+mod reduce;
+mod sampling;
+pub mod scalar;
+mod update;
+
+pub use activation::{exp, leaky_relu, log_sigmoid, sigmoid, sigmoid_grad, softplus, tanh};
+pub use dense::{
+    accumulate, accumulate_batch, backprop_input, backprop_input_batch, logits, logits_batch,
+};
+pub use reduce::{all_finite, dot, sum};
+pub use sampling::bernoulli;
+pub use scalar::unit_f32;
+pub use update::{adam, sgd_momentum, AdamStep};

@@ -1,0 +1,183 @@
+//! Scalar twins of every kernel: same names, same signatures, plain loops.
+//!
+//! Each function here is the specification of the kernel of the same name at the crate root:
+//! slow, obviously correct and always compiled. The tests of every fast kernel compare it with
+//! its twin here. Where the fast kernel may differ in the last bits (a reduction carried in
+//! lanes), the kernel's `# Precision` section says by how much.
+
+use crate::scalar;
+
+/// Logits of a dense layer for one example: `a[o] = b[o] + sum_i x[i] * w[i][o]`.
+///
+/// The weight matrix is stored input-major (`w[i]` is the row of weights leaving input `i`).
+/// The sum runs over `i` in increasing order; inputs equal to zero are skipped.
+pub fn logits<const IN: usize, const OUT: usize>(
+    w: &[[f32; OUT]; IN],
+    b: &[f32; OUT],
+    x: &[f32; IN],
+    a: &mut [f32; OUT],
+) {
+    *a = *b;
+    for (xi, wi) in x.iter().zip(w) {
+        if *xi == 0.0 {
+            continue;
+        }
+        for (ao, wio) in a.iter_mut().zip(wi) {
+            *ao += *xi * *wio;
+        }
+    }
+}
+
+/// Logits for a batch: [`logits`] applied to each row pair of `x` and `a`.
+pub fn logits_batch<const IN: usize, const OUT: usize>(
+    w: &[[f32; OUT]; IN],
+    b: &[f32; OUT],
+    x: &[[f32; IN]],
+    a: &mut [[f32; OUT]],
+) {
+    for (xr, ar) in x.iter().zip(a.iter_mut()) {
+        logits(w, b, xr, ar);
+    }
+}
+
+/// The transposed product: `dx[i] = sum_o w[i][o] * delta[o]`, over `o` in increasing order.
+pub fn backprop_input<const IN: usize, const OUT: usize>(
+    w: &[[f32; OUT]; IN],
+    delta: &[f32; OUT],
+    dx: &mut [f32; IN],
+) {
+    for (dxi, wi) in dx.iter_mut().zip(w) {
+        *dxi = wi.iter().zip(delta).map(|(p, q)| p * q).fold(0.0, |s, t| s + t);
+    }
+}
+
+/// The transposed product for a batch: [`backprop_input`] applied to each row pair.
+pub fn backprop_input_batch<const IN: usize, const OUT: usize>(
+    w: &[[f32; OUT]; IN],
+    delta: &[[f32; OUT]],
+    dx: &mut [[f32; IN]],
+) {
+    for (dr, xr) in delta.iter().zip(dx.iter_mut()) {
+        backprop_input(w, dr, xr);
+    }
+}
+
+/// Accumulates parameter gradients: `gw[i][o] += x[i] * delta[o]` and `gb[o] += delta[o]`.
+///
+/// Inputs equal to zero are skipped, so their rows of `gw` are not touched.
+pub fn accumulate<const IN: usize, const OUT: usize>(
+    x: &[f32; IN],
+    delta: &[f32; OUT],
+    gw: &mut [[f32; OUT]; IN],
+    gb: &mut [f32; OUT],
+) {
+    for (gbo, d) in gb.iter_mut().zip(delta) {
+        *gbo += *d;
+    }
+    for (xi, gwi) in x.iter().zip(gw.iter_mut()) {
+        if *xi == 0.0 {
+            continue;
+        }
+        for (g, d) in gwi.iter_mut().zip(delta) {
+            *g += *xi * *d;
+        }
+    }
+}
+
+/// Accumulates a batch: [`accumulate`] applied to each row pair of `x` and `delta`, in order.
+pub fn accumulate_batch<const IN: usize, const OUT: usize>(
+    x: &[[f32; IN]],
+    delta: &[[f32; OUT]],
+    gw: &mut [[f32; OUT]; IN],
+    gb: &mut [f32; OUT],
+) {
+    for (xr, dr) in x.iter().zip(delta) {
+        accumulate(xr, dr, gw, gb);
+    }
+}
+
+/// `out[k] = sigmoid(a[k])` over the common length.
+pub fn sigmoid(a: &[f32], out: &mut [f32]) {
+    map(a, out, scalar::sigmoid);
+}
+
+/// `out[k] = log_sigmoid(a[k])` over the common length.
+pub fn log_sigmoid(a: &[f32], out: &mut [f32]) {
+    map(a, out, scalar::log_sigmoid);
+}
+
+/// `out[k] = softplus(a[k])` over the common length.
+pub fn softplus(a: &[f32], out: &mut [f32]) {
+    map(a, out, scalar::softplus);
+}
+
+/// `out[k] = sigmoid'(a[k])` over the common length.
+pub fn sigmoid_grad(a: &[f32], out: &mut [f32]) {
+    map(a, out, scalar::sigmoid_grad);
+}
+
+/// `out[k] = exp(a[k])` over the common length.
+pub fn exp(a: &[f32], out: &mut [f32]) {
+    map(a, out, scalar::exp);
+}
+
+/// `out[k] = tanh(a[k])` over the common length.
+pub fn tanh(a: &[f32], out: &mut [f32]) {
+    map(a, out, scalar::tanh);
+}
+
+/// `out[k] = leaky_relu(a[k], slope)` over the common length.
+pub fn leaky_relu(a: &[f32], slope: f32, out: &mut [f32]) {
+    for (o, x) in out.iter_mut().zip(a) {
+        *o = scalar::leaky_relu(*x, slope);
+    }
+}
+
+/// Bernoulli samples: `x[k] = 1.0` if `unit_f32(next_u32()) < mu[k]`, else `0.0`.
+///
+/// Draws exactly one word per unit, in index order.
+pub fn bernoulli<F: FnMut() -> u32>(mu: &[f32], x: &mut [f32], next_u32: &mut F) {
+    for (xk, p) in x.iter_mut().zip(mu) {
+        *xk = scalar::bernoulli(*p, next_u32());
+    }
+}
+
+/// The dot product over the common length, summed in index order.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(p, q)| p * q).fold(0.0, |s, t| s + t)
+}
+
+/// The sum of the elements, in index order.
+pub fn sum(a: &[f32]) -> f32 {
+    a.iter().fold(0.0, |s, t| s + t)
+}
+
+/// `true` if no element is NaN or infinite.
+pub fn all_finite(a: &[f32]) -> bool {
+    a.iter().all(|x| x.is_finite())
+}
+
+/// SGD with momentum: `vel = momentum * vel + g; p -= lr * vel`, element by element.
+pub fn sgd_momentum(p: &mut [f32], g: &[f32], vel: &mut [f32], lr: f32, momentum: f32) {
+    for ((pk, gk), vk) in p.iter_mut().zip(g).zip(vel.iter_mut()) {
+        *vk = momentum * *vk + *gk;
+        *pk -= lr * *vk;
+    }
+}
+
+/// One Adam update, element by element (see [`crate::AdamStep`] for the formula).
+pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: &crate::AdamStep) {
+    for (((pk, gk), mk), vk) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *mk = step.beta1 * *mk + (1.0 - step.beta1) * *gk;
+        *vk = step.beta2 * *vk + (1.0 - step.beta2) * *gk * *gk;
+        let m_hat = *mk / step.bias1;
+        let v_hat = *vk / step.bias2;
+        *pk -= step.lr * m_hat / (libm::sqrtf(v_hat) + step.eps);
+    }
+}
+
+fn map(a: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (o, x) in out.iter_mut().zip(a) {
+        *o = f(*x);
+    }
+}

@@ -1,0 +1,3 @@
+//! muprop (work in progress).
+#![no_std]
+#![forbid(unsafe_code)]
