@@ -1,9 +1,128 @@
-//! muprop (work in progress).
+//! Train neural networks with random binary units by unbiased gradient estimators, chief among
+//! them MuProp (Gu, Levine, Sutskever and Mnih, ICLR 2016), without allocating.
+//!
+//! The crate is `#![no_std]` and never allocates, prints or seeds a generator itself: every
+//! buffer (parameters, gradients, optimiser state, workspace) is a value the caller owns, with
+//! its shape fixed at compile time by const generics. It runs the same code on a host and in
+//! microcontroller firmware; the dense products and activations live in the SIMD kernels of
+//! [`muprop_kernels`], each with a scalar twin.
+//!
+//! # Quick start
+//!
+//! Predict 4 binary targets from 6 binary inputs through two layers of 3 Bernoulli units:
+//!
+//! ```
+//! use muprop::{train_step, Adam, AdamState, MuProp, Network, Sbn2, WorkspaceFor, Zeroable};
+//! use rand_core::SeedableRng;
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//!
+//! type Net = Sbn2<6, 3, 3, 4>;
+//! let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+//! let mut net = Net::zeroed();
+//! net.init(&mut rng);
+//! let mut grad = Net::zeroed();
+//! let adam = Adam::new(0.05).unwrap();
+//! let mut state = AdamState::<Net>::new();
+//! let mut ws = WorkspaceFor::<Net, 6, 4, 2>::new();
+//! let mut estimator = MuProp::new();
+//!
+//! let x = [[1.0, 0.0, 1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]];
+//! let y = [[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]];
+//! let mut first = 0.0;
+//! let mut last = 0.0;
+//! for step in 0..300 {
+//!     let stats = train_step(
+//!         &mut net, &adam, &mut state, &mut estimator, &x, &y, &mut ws, &mut grad, &mut rng,
+//!     )
+//!     .unwrap();
+//!     assert!(stats.applied());
+//!     if step < 20 { first += stats.loss } else if step >= 280 { last += stats.loss }
+//! }
+//! assert!(last < first, "the loss falls: {first} -> {last}");
+//! ```
+//!
+//! # Glossary
+//!
+//! - **logits** `a = g(x_in)`: a stochastic layer's pre-activations, from its input.
+//! - **mean** `mu = sigmoid(a)`: the probability that each unit is 1.
+//! - **sample** `x`: each unit 1 with probability `mu`, else 0.
+//! - **mean-field pass**: a forward pass feeding every layer's mean instead of its sample,
+//!   giving `xbar` and the mean-field loss `fbar`.
+//! - **learning signal**: the scalar that multiplies the score `x - mu`: `f - c` for
+//!   REINFORCE, the residual `r` for MuProp.
+//! - **control variate**: what is subtracted from the learning signal and added back in
+//!   expectation: a baseline, or MuProp's first-order Taylor expansion of `f` around `xbar`.
+//! - **logit gradient** `delta`: an estimator's per-unit gradient with respect to the logits,
+//!   back-propagated through the layer's map `g` with its sampled input held fixed.
+//! - **lane**, **chunk**, **tail**: one `f32` of a SIMD vector; a whole number of lanes (or of
+//!   rows, for a workspace); the leftover elements after the last whole chunk.
+//!
+//! # Determinism
+//!
+//! Nothing seeds itself: the caller passes `rng: &mut R` over [`rand_core::Rng`]
+//! (`rand_xoshiro::Xoshiro256PlusPlus` is the documented default). The same seed, inputs and
+//! build give bit-identical parameters after any number of steps. The dense kernels add in a
+//! fixed order and match their scalar twins bit for bit; the activations and reductions differ
+//! from their twins by the bounds stated in [`muprop_kernels`].
+//!
+//! # Feature flags
+//!
+//! - `alloc`: [`boxed_zeroed`], to build large networks, states and workspaces directly on the
+//!   heap (a 392-200-200-392 network with its gradient and Adam state is several MB).
+//! - `std` (implies `alloc`): the [`data`] loaders (built-in 8x8 digits, MNIST IDX files).
+//!
+//! # Minimum Rust version
+//!
+//! Rust 1.88.
 #![no_std]
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
 #[cfg(feature = "std")]
 pub mod data;
+
+mod error;
+pub mod estimator;
+mod eval;
+mod exact;
+mod linear;
+mod network;
+mod nonlinear;
+pub mod optim;
+mod output;
+mod sampler;
+mod stage;
+mod tensors;
+mod train;
+mod workspace;
+
+pub use error::{Error, Refusal};
+pub use estimator::{Correction, Estimator, MovingAverage, MuProp, Reinforce, StraightThrough};
+pub use eval::{negative_log_likelihood, LogMeanExp, Replicas};
+pub use exact::{exact_gradient, exact_loss, MAX_EXACT_UNITS};
+pub use linear::Linear;
+pub use network::{Backward, LayerView, Layers, LayersTrace, Network, Sbn1, Sbn2, Sbn3};
+pub use nonlinear::{Activation, LeakyRelu, Nonlinear, NonlinearScratch, Tanh};
+pub use optim::{Adam, AdamState, Optimizer, Sgd, SgdState};
+pub use output::{BernoulliOutput, OutputTrace};
+pub use sampler::{RngSampler, Sampler};
+pub use stage::{Bernoulli, Stage};
+pub use tensors::Tensors;
+pub use train::{gradient, train_step, StepStats, StepStatus};
+pub use workspace::{Workspace, WorkspaceFor};
+
+pub use bytemuck::Zeroable;
+pub use muprop_kernels as kernels;
+
+/// A zeroed value of `T` built directly on the heap, never on the stack.
+///
+/// Use it for large networks, gradients, optimiser states and workspaces on a host.
+#[cfg(feature = "alloc")]
+pub fn boxed_zeroed<T: Zeroable>() -> alloc::boxed::Box<T> {
+    bytemuck::zeroed_box()
+}

@@ -1,0 +1,97 @@
+//! MuProp: the likelihood-ratio estimator with a first-order Taylor control variate around the
+//! mean-field pass (Gu, Levine, Sutskever and Mnih, ICLR 2016).
+//!
+//! For layer `l`, with `fbar` and `fbar'_l = d fbar / d xbar_l` from one mean-field pass,
+//! `r_l = f(x) - fbar - fbar'_l . (x_l - xbar_l)` and the logit gradient is
+//! `delta_l = r_l (x_l - mu_l) + fbar'_l * sigmoid'(a_l)`, where `a_l` and `mu_l` are the logits
+//! and means at the *sampled* input of the layer. The first term is the likelihood-ratio
+//! estimate of the residual; the second adds back the control variate's exact expectation.
+//! The estimate is unbiased because the expansion point and slope do not depend on `x_l` or any
+//! later sample.
+
+use crate::estimator::Estimator;
+use crate::network::LayerView;
+
+/// Where MuProp evaluates the mean of the added-back control variate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Correction {
+    /// At the layer's sampled input: `sigmoid'(g(x_{l-1}))`. Unbiased.
+    SampledInput,
+    /// At the layer's mean-field input: `sigmoid'(g(xbar_{l-1}))`. **Biased** for every layer
+    /// after the first; it exists as the negative control that the exact-gradient tests must
+    /// reject, and is not meant for training.
+    MeanFieldInput,
+}
+
+/// The MuProp estimator (one mean-field pass, no learned baseline).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MuProp {
+    correction: Correction,
+}
+
+impl MuProp {
+    /// MuProp as published: the correction taken at the sampled input.
+    pub const fn new() -> Self {
+        Self {
+            correction: Correction::SampledInput,
+        }
+    }
+
+    /// The biased negative control (see [`Correction::MeanFieldInput`]).
+    pub const fn negative_control() -> Self {
+        Self {
+            correction: Correction::MeanFieldInput,
+        }
+    }
+
+    /// Where the correction is evaluated.
+    pub const fn correction(&self) -> Correction {
+        self.correction
+    }
+}
+
+impl Default for MuProp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Estimator for MuProp {
+    fn needs_mean_field(&self) -> bool {
+        true
+    }
+
+    fn logit_gradient(&mut self, _: usize, v: &mut LayerView<'_>, f: &[f32], fbar: &[f32]) {
+        let w = v.width;
+        if w == 0 {
+            return;
+        }
+
+        // sigmoid'(a) at the chosen input, into delta.
+        let at = match self.correction {
+            Correction::SampledInput => v.logits,
+            Correction::MeanFieldInput => v.mf_logits,
+        };
+        muprop_kernels::sigmoid_grad(at, v.delta);
+
+        // Per row: the residual r, then delta = r (x - mu) + fbar' * sigmoid'(a).
+        let rows = v
+            .delta
+            .chunks_exact_mut(w)
+            .zip(v.sample.chunks_exact(w))
+            .zip(v.mean.chunks_exact(w))
+            .zip(v.mf_mean.chunks_exact(w))
+            .zip(v.mf_grad.chunks_exact(w))
+            .zip(f.iter().zip(fbar));
+        for (((((d, x), mu), xbar), g), (fr, fbr)) in rows {
+            let mut taylor = 0.0;
+            for ((gj, xj), xbj) in g.iter().zip(x).zip(xbar) {
+                taylor += gj * (xj - xbj);
+            }
+            let r = fr - fbr - taylor;
+            for (((dj, xj), mj), gj) in d.iter_mut().zip(x).zip(mu).zip(g) {
+                *dj = r * (xj - mj) + gj * *dj;
+            }
+        }
+    }
+}
