@@ -1,0 +1,112 @@
+//! Unbiasedness against the exact-enumeration oracle.
+//!
+//! For each network (1, 2 and 3 stochastic layers, at most 12 stochastic units, non-trivial
+//! weights) and each estimator, the mean of `DRAWS` independent single-sample estimates is
+//! compared with the exact gradient, parameter by parameter, as
+//! `z = (mean - exact) / (sd / sqrt(DRAWS))`. With `P` parameters the family-wise two-sided
+//! level is `ALPHA`, so each |z| must stay below the Bonferroni bound `z*(ALPHA / P)`
+//! (about 4.4 to 4.7 here). Seeds are fixed, so each test is deterministic. Biased estimators
+//! (the MuProp negative control and straight-through) must exceed the bound by a wide margin.
+
+mod common;
+
+use common::{estimate_moments, exact, network, two_sided_quantile, worst, z_scores};
+use muprop::{Estimator, MuProp, Network, Reinforce, Sbn1, Sbn2, Sbn3, StraightThrough};
+
+const DRAWS: usize = 100_000;
+const ALPHA: f64 = 1e-3;
+
+type One = Sbn1<5, 6, 3>;
+type Two = Sbn2<5, 6, 6, 3>;
+type Three = Sbn3<5, 4, 4, 4, 3>;
+
+const X: [[f32; 5]; 1] = [[1.0, 0.0, 1.0, 1.0, 0.0]];
+const Y: [[f32; 3]; 1] = [[1.0, 0.0, 1.0]];
+
+/// Runs the z-test; returns (worst |z|, Bonferroni bound, parameter count).
+fn z_test<N: Network<5, 3>, E: Estimator>(net: &N, mut est: E, seed: u64) -> (f64, f64, usize) {
+    let (exact_grad, _) = exact(net, &X, &Y);
+    let (mean, var) = estimate_moments(net, &mut est, &X, &Y, DRAWS, seed);
+    let z = z_scores(&mean, &var, &exact_grad, DRAWS);
+    let bound = two_sided_quantile(ALPHA / z.len() as f64);
+    let (i, zmax) = worst(&z);
+    eprintln!(
+        "worst |z| = {zmax:.2} at scalar {i} (mean {:.6}, exact {:.6}, sd {:.4}); bound {bound:.2}, P = {}",
+        mean[i],
+        exact_grad[i],
+        var[i].sqrt(),
+        z.len()
+    );
+    (zmax, bound, z.len())
+}
+
+fn assert_unbiased<N: Network<5, 3>, E: Estimator>(name: &str, net: &N, est: E) {
+    let (z, bound, p) = z_test(net, est, 11);
+    assert!(
+        z < bound,
+        "{name}: worst |z| = {z:.2} exceeds the Bonferroni bound {bound:.2} over {p} parameters \
+         ({DRAWS} draws): the estimator disagrees with the exact gradient"
+    );
+}
+
+fn assert_biased<N: Network<5, 3>, E: Estimator>(name: &str, net: &N, est: E) {
+    let (z, bound, _) = z_test(net, est, 12);
+    assert!(
+        z > 3.0 * bound,
+        "{name}: worst |z| = {z:.2} is within 3x the bound {bound:.2}: the test cannot tell this \
+         biased estimator from an unbiased one"
+    );
+}
+
+#[test]
+fn muprop_is_unbiased_with_one_layer() {
+    assert_unbiased("MuProp, 1 layer", &network::<One, 5, 3>(1, 2.0), MuProp::new());
+}
+
+#[test]
+fn muprop_is_unbiased_with_two_layers() {
+    assert_unbiased("MuProp, 2 layers", &network::<Two, 5, 3>(2, 2.0), MuProp::new());
+}
+
+#[test]
+fn muprop_is_unbiased_with_three_layers() {
+    assert_unbiased("MuProp, 3 layers", &network::<Three, 5, 3>(3, 2.0), MuProp::new());
+}
+
+#[test]
+fn reinforce_is_unbiased_with_one_layer() {
+    assert_unbiased("REINFORCE, 1 layer", &network::<One, 5, 3>(1, 2.0), Reinforce::new());
+}
+
+#[test]
+fn reinforce_is_unbiased_with_two_layers() {
+    assert_unbiased("REINFORCE, 2 layers", &network::<Two, 5, 3>(2, 2.0), Reinforce::new());
+}
+
+#[test]
+fn reinforce_is_unbiased_with_three_layers() {
+    assert_unbiased("REINFORCE, 3 layers", &network::<Three, 5, 3>(3, 2.0), Reinforce::new());
+}
+
+#[test]
+fn reinforce_with_a_baseline_is_unbiased() {
+    let est = Reinforce::with_constant(2.5).unwrap();
+    assert_unbiased("REINFORCE, baseline 2.5, 2 layers", &network::<Two, 5, 3>(2, 2.0), est);
+}
+
+#[test]
+fn muprop_negative_control_is_biased_with_two_layers() {
+    let net = network::<Two, 5, 3>(2, 2.0);
+    assert_biased("MuProp negative control, 2 layers", &net, MuProp::negative_control());
+}
+
+#[test]
+fn muprop_negative_control_is_biased_with_three_layers() {
+    let net = network::<Three, 5, 3>(3, 2.0);
+    assert_biased("MuProp negative control, 3 layers", &net, MuProp::negative_control());
+}
+
+#[test]
+fn straight_through_is_biased() {
+    assert_biased("straight-through, 2 layers", &network::<Two, 5, 3>(2, 2.0), StraightThrough);
+}
