@@ -16,11 +16,14 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(test)]
+extern crate std;
+
 mod activation;
 mod dense;
 mod lanes;
-pub mod reference;
 mod reduce;
+pub mod reference;
 mod sampling;
 pub mod scalar;
 mod update;

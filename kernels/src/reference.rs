@@ -47,7 +47,11 @@ pub fn backprop_input<const IN: usize, const OUT: usize>(
     dx: &mut [f32; IN],
 ) {
     for (dxi, wi) in dx.iter_mut().zip(w) {
-        *dxi = wi.iter().zip(delta).map(|(p, q)| p * q).fold(0.0, |s, t| s + t);
+        *dxi = wi
+            .iter()
+            .zip(delta)
+            .map(|(p, q)| p * q)
+            .fold(0.0, |s, t| s + t);
     }
 }
 
