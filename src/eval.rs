@@ -9,7 +9,7 @@ use rand_core::Rng;
 
 use crate::error::Error;
 use crate::network::Network;
-use crate::sampler::RngSampler;
+use crate::sampler::DrawnWords;
 use crate::Workspace;
 
 /// `B` copies of one example, so its `M` samples run `B` rows at a time.
@@ -115,15 +115,17 @@ where
 
     let mut lme = LogMeanExp::new();
     let mut left = samples;
-    let mut sampler = RngSampler(rng);
     while left > 0 {
         let n = left.min(B);
+        for row in 0..n {
+            N::draw(&mut ws.trace, row, rng);
+        }
         net.sample(
             &replicas.x[..n],
             &replicas.y[..n],
             &mut ws.trace,
             &mut ws.f[..n],
-            &mut sampler,
+            &mut DrawnWords,
         );
         for f in &ws.f[..n] {
             lme.push(-f64::from(*f));

@@ -110,7 +110,7 @@ pub use network::{Backward, LayerView, Layers, LayersTrace, Network, Sbn1, Sbn2,
 pub use nonlinear::{Activation, LeakyRelu, Nonlinear, NonlinearScratch, Tanh};
 pub use optim::{Adam, AdamState, Optimizer, Sgd, SgdState};
 pub use output::{BernoulliOutput, OutputTrace};
-pub use sampler::{RngSampler, Sampler};
+pub use sampler::{DrawnWords, Sampler};
 pub use stage::{Bernoulli, Stage};
 pub use tensors::Tensors;
 pub use train::{gradient, train_step, StepStats, StepStatus};

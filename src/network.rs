@@ -59,8 +59,13 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
     /// Draws initial parameters from `rng`.
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
 
-    /// The sample pass: draws every stochastic layer from `sampler` and writes each row's loss
-    /// `f` into `f`. Rows `0..min(x.len(), y.len(), B)`.
+    /// Draws row `row`'s words for every stochastic layer from `rng`: one `u32` per unit, layer
+    /// by layer. Rows at or past `B` draw nothing.
+    fn draw<const B: usize, R: Rng + ?Sized>(tr: &mut Self::Trace<B>, row: usize, rng: &mut R);
+
+    /// The sample pass: samples every stochastic layer with `sampler` (from the words of
+    /// [`Network::draw`]) and writes each row's loss `f` into `f`. Rows
+    /// `0..min(x.len(), y.len(), B)`.
     fn sample<const B: usize, S: Sampler + ?Sized>(
         &self,
         x: &[[f32; IN]],
@@ -122,6 +127,7 @@ pub struct LayersTrace<const H: usize, const B: usize, SS, RT> {
     mean: [[f32; H]; B],
     sample: [[f32; H]; B],
     delta: [[f32; H]; B],
+    words: [[u32; H]; B],
     upstream: [[f32; H]; B],
     mf_logits: [[f32; H]; B],
     mf_mean: [[f32; H]; B],
@@ -157,6 +163,13 @@ where
         self.rest.init(rng);
     }
 
+    fn draw<const B: usize, Rn: Rng + ?Sized>(tr: &mut Self::Trace<B>, row: usize, rng: &mut Rn) {
+        if let Some(words) = tr.words.get_mut(row) {
+            words.iter_mut().for_each(|w| *w = rng.next_u32());
+            R::draw(&mut tr.rest, row, rng);
+        }
+    }
+
     fn sample<const B: usize, Sm: Sampler + ?Sized>(
         &self,
         x: &[[f32; IN]],
@@ -174,6 +187,7 @@ where
         );
         sampler.bernoulli(
             tr.mean[..n].as_flattened(),
+            tr.words[..n].as_flattened(),
             tr.sample[..n].as_flattened_mut(),
         );
         self.rest

@@ -74,6 +74,8 @@ impl<const IN: usize, const Y: usize> Network<IN, Y> for BernoulliOutput<IN, Y> 
         self.linear.init(rng);
     }
 
+    fn draw<const B: usize, R: Rng + ?Sized>(_: &mut OutputTrace<Y, B>, _: usize, _: &mut R) {}
+
     fn sample<const B: usize, S: Sampler + ?Sized>(
         &self,
         x: &[[f32; IN]],

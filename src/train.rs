@@ -6,7 +6,7 @@ use crate::error::{Error, Refusal};
 use crate::estimator::Estimator;
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::sampler::RngSampler;
+use crate::sampler::DrawnWords;
 use crate::Workspace;
 
 /// What a training step did.
@@ -61,9 +61,9 @@ fn check_batch(inputs: usize, targets: usize) -> Result<(), Error> {
 /// # Determinism
 ///
 /// The same generator state, inputs and parameters give bit-identical gradients on the same
-/// target and build. The sample pass draws one `u32` per stochastic unit per row, layer by
-/// layer, rows in order; other passes draw nothing. The result depends on `B` only through the
-/// order of floating-point additions in the gradient.
+/// target and build. Each row draws one `u32` per stochastic unit, layer by layer, rows in
+/// minibatch order; nothing else draws. The chunk size `B` changes neither the draws nor the
+/// result: rows are accumulated into the gradient in minibatch order either way.
 ///
 /// # Cost
 ///
@@ -89,10 +89,12 @@ where
     grad.fill_zero();
     let scale = 1.0 / x.len() as f32;
     let mut loss_sum = 0.0f64;
-    let mut sampler = RngSampler(rng);
     for (xs, ys) in x.chunks(B.max(1)).zip(y.chunks(B.max(1))) {
         let n = xs.len().min(B);
-        net.sample(xs, ys, &mut ws.trace, &mut ws.f[..n], &mut sampler);
+        for row in 0..n {
+            N::draw(&mut ws.trace, row, rng);
+        }
+        net.sample(xs, ys, &mut ws.trace, &mut ws.f[..n], &mut DrawnWords);
         if estimator.needs_mean_field() {
             net.mean_field(xs, ys, &mut ws.trace, &mut ws.fbar[..n], None);
         }
