@@ -632,6 +632,26 @@ fn mnist_loads_with_the_published_counts() {
     assert_eq!(task.test().targets::<392>().unwrap().len(), 10_000);
 }
 
+/// Fashion-MNIST where Debian's `dataset-fashion-mnist` installs it: balanced classes, 6000 per
+/// class in training and 1000 in test (Xiao, Rasul, Vollgraf 2017).
+#[test]
+fn fashion_mnist_loads_when_installed() {
+    let dir = Path::new(muprop::data::FASHION_MNIST_DEBIAN_DIR);
+    if !dir.is_dir() {
+        println!("skipped: no Fashion-MNIST in {}", dir.display());
+        return;
+    }
+    let fashion = load_mnist(dir).unwrap();
+    assert_eq!(
+        label_counts(fashion.train().labels().iter().copied()),
+        [6000; 10]
+    );
+    assert_eq!(
+        label_counts(fashion.test().labels().iter().copied()),
+        [1000; 10]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The parsers never panic.
 
