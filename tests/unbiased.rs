@@ -60,53 +60,93 @@ fn assert_biased<N: Network<5, 3>, E: Estimator>(name: &str, net: &N, est: E) {
 
 #[test]
 fn muprop_is_unbiased_with_one_layer() {
-    assert_unbiased("MuProp, 1 layer", &network::<One, 5, 3>(1, 2.0), MuProp::new());
+    assert_unbiased(
+        "MuProp, 1 layer",
+        &network::<One, 5, 3>(1, 2.0),
+        MuProp::new(),
+    );
 }
 
 #[test]
 fn muprop_is_unbiased_with_two_layers() {
-    assert_unbiased("MuProp, 2 layers", &network::<Two, 5, 3>(2, 2.0), MuProp::new());
+    assert_unbiased(
+        "MuProp, 2 layers",
+        &network::<Two, 5, 3>(2, 2.0),
+        MuProp::new(),
+    );
 }
 
 #[test]
 fn muprop_is_unbiased_with_three_layers() {
-    assert_unbiased("MuProp, 3 layers", &network::<Three, 5, 3>(3, 2.0), MuProp::new());
+    assert_unbiased(
+        "MuProp, 3 layers",
+        &network::<Three, 5, 3>(3, 2.0),
+        MuProp::new(),
+    );
 }
 
 #[test]
 fn reinforce_is_unbiased_with_one_layer() {
-    assert_unbiased("REINFORCE, 1 layer", &network::<One, 5, 3>(1, 2.0), Reinforce::new());
+    assert_unbiased(
+        "REINFORCE, 1 layer",
+        &network::<One, 5, 3>(1, 2.0),
+        Reinforce::new(),
+    );
 }
 
 #[test]
 fn reinforce_is_unbiased_with_two_layers() {
-    assert_unbiased("REINFORCE, 2 layers", &network::<Two, 5, 3>(2, 2.0), Reinforce::new());
+    assert_unbiased(
+        "REINFORCE, 2 layers",
+        &network::<Two, 5, 3>(2, 2.0),
+        Reinforce::new(),
+    );
 }
 
 #[test]
 fn reinforce_is_unbiased_with_three_layers() {
-    assert_unbiased("REINFORCE, 3 layers", &network::<Three, 5, 3>(3, 2.0), Reinforce::new());
+    assert_unbiased(
+        "REINFORCE, 3 layers",
+        &network::<Three, 5, 3>(3, 2.0),
+        Reinforce::new(),
+    );
 }
 
 #[test]
 fn reinforce_with_a_baseline_is_unbiased() {
     let est = Reinforce::with_constant(2.5).unwrap();
-    assert_unbiased("REINFORCE, baseline 2.5, 2 layers", &network::<Two, 5, 3>(2, 2.0), est);
+    assert_unbiased(
+        "REINFORCE, baseline 2.5, 2 layers",
+        &network::<Two, 5, 3>(2, 2.0),
+        est,
+    );
 }
 
 #[test]
 fn muprop_negative_control_is_biased_with_two_layers() {
     let net = network::<Two, 5, 3>(2, 2.0);
-    assert_biased("MuProp negative control, 2 layers", &net, MuProp::negative_control());
+    assert_biased(
+        "MuProp negative control, 2 layers",
+        &net,
+        MuProp::negative_control(),
+    );
 }
 
 #[test]
 fn muprop_negative_control_is_biased_with_three_layers() {
     let net = network::<Three, 5, 3>(3, 2.0);
-    assert_biased("MuProp negative control, 3 layers", &net, MuProp::negative_control());
+    assert_biased(
+        "MuProp negative control, 3 layers",
+        &net,
+        MuProp::negative_control(),
+    );
 }
 
 #[test]
 fn straight_through_is_biased() {
-    assert_biased("straight-through, 2 layers", &network::<Two, 5, 3>(2, 2.0), StraightThrough);
+    assert_biased(
+        "straight-through, 2 layers",
+        &network::<Two, 5, 3>(2, 2.0),
+        StraightThrough,
+    );
 }

@@ -120,7 +120,8 @@ pub fn z_scores(mean: &[f64], var: &[f64], exact: &[f64], draws: usize) -> Vec<f
 
 /// The index and value of the largest |z|.
 pub fn worst(z: &[f64]) -> (usize, f64) {
-    z.iter()
-        .enumerate()
-        .fold((0, 0.0), |(bi, bz), (i, v)| if v.abs() > bz { (i, v.abs()) } else { (bi, bz) })
+    z.iter().enumerate().fold(
+        (0, 0.0),
+        |(bi, bz), (i, v)| if v.abs() > bz { (i, v.abs()) } else { (bi, bz) },
+    )
 }
