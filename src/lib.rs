@@ -99,21 +99,32 @@ mod sampler;
 mod stage;
 mod tensors;
 mod train;
+mod units;
+mod weights;
 mod workspace;
 
 pub use error::{Error, Refusal};
 pub use estimator::{Correction, Estimator, MovingAverage, MuProp, Reinforce, StraightThrough};
 pub use eval::{negative_log_likelihood, LogMeanExp, Replicas};
-pub use exact::{exact_gradient, exact_loss, MAX_EXACT_UNITS};
+pub use exact::{exact_gradient, exact_loss, MAX_EXACT_STATES};
 pub use linear::Linear;
-pub use network::{Backward, LayerView, Layers, LayersTrace, Network, Sbn1, Sbn2, Sbn3};
+pub use network::{
+    Backward, BernoulliLayer, LayerView, Layers, LayersTrace, Network, Sbn1, Sbn2, Sbn3,
+};
 pub use nonlinear::{Activation, LeakyRelu, Nonlinear, NonlinearScratch, Tanh};
 pub use optim::{Adam, AdamState, Optimizer, Sgd, SgdState};
 pub use output::{BernoulliOutput, OutputTrace};
 pub use sampler::{DrawnWords, Sampler};
-pub use stage::{Bernoulli, Stage};
+pub use stage::Stage;
 pub use tensors::Tensors;
 pub use train::{gradient, train_step, StepStats, StepStatus};
+pub use units::{Bernoulli, Categorical, Units};
+#[cfg(feature = "std")]
+pub use weights::weights_rust_source;
+pub use weights::{
+    crc32, encoded_len, load_flat, read_weights, write_weights, WeightsError, WEIGHTS_MAGIC,
+    WEIGHTS_VERSION,
+};
 pub use workspace::{Workspace, WorkspaceFor};
 
 pub use bytemuck::Zeroable;

@@ -1,9 +1,10 @@
-//! Networks of stochastic stages, composed at compile time without heap allocation.
+//! Networks of stochastic layers, composed at compile time without heap allocation.
 //!
-//! A network is a chain: [`Layers`] holds one stochastic stage and the rest of the network,
-//! and the chain ends in an output likelihood such as [`crate::BernoulliOutput`]. Every
-//! layer's width is a const generic, so a chain whose widths do not match does not compile.
-//! The aliases [`Sbn1`], [`Sbn2`] and [`Sbn3`] name the common shapes.
+//! A network is a chain: [`Layers`] holds one stochastic layer (a [`Stage`] that maps the
+//! layer's input to logits, and a kind of [`Units`]) and the rest of the network; the chain
+//! ends in an output likelihood such as [`crate::BernoulliOutput`]. Every width is a const
+//! generic, so a chain whose widths do not match does not compile. The aliases [`Sbn1`],
+//! [`Sbn2`] and [`Sbn3`] name the common sigmoid belief networks.
 //!
 //! A network's per-row intermediate values live in its [`Network::Trace`], sized for up to
 //! `B` rows at compile time and owned by the caller (inside a [`crate::Workspace`]).
@@ -12,9 +13,10 @@ use bytemuck::Zeroable;
 use rand_core::Rng;
 
 use crate::sampler::Sampler;
-use crate::stage::{Bernoulli, Stage};
+use crate::stage::Stage;
 use crate::tensors::{pair_tensor, pair_tensor_mut};
-use crate::{BernoulliOutput, Tensors};
+use crate::units::{Bernoulli, Units};
+use crate::{BernoulliOutput, Linear, Tensors};
 
 /// How [`Network::backward`] obtains each stochastic layer's logit gradient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,8 +24,8 @@ pub enum Backward {
     /// An estimator has written every layer's logit gradient into its [`LayerView::delta`].
     Logits,
     /// Straight-through: the logit gradient is the pathwise gradient of the loss with respect
-    /// to the layer's samples, times `sigmoid'(logits)`, back-propagated through the whole
-    /// sampled network.
+    /// to the layer's samples pushed through the Jacobian of the means, back-propagated through
+    /// the whole sampled network.
     StraightThrough,
 }
 
@@ -31,12 +33,18 @@ pub enum Backward {
 pub struct LayerView<'a> {
     /// Units in the layer.
     pub width: usize,
+    /// Units per independent choice: 1 for Bernoulli units, `C` for categorical groups.
+    pub classes: usize,
+    /// Joint states of one row of this layer (saturating at `u64::MAX`).
+    pub states: u64,
     /// Logits `a = g(x_in)` at the sampled input.
     pub logits: &'a [f32],
-    /// Means `sigmoid(a)` at the sampled input.
+    /// Means at the sampled input.
     pub mean: &'a [f32],
     /// Samples drawn from the means.
     pub sample: &'a [f32],
+    /// The words the samples were drawn from.
+    pub words: &'a [u32],
     /// Logits of the mean-field pass.
     pub mf_logits: &'a [f32],
     /// Mean-field values `xbar`.
@@ -44,8 +52,31 @@ pub struct LayerView<'a> {
     /// `d fbar / d xbar` of this layer: the total derivative of the mean-field loss through
     /// everything downstream.
     pub mf_grad: &'a [f32],
-    /// The logit gradient an estimator writes, per row (scaled by the step).
+    /// The logit gradient an estimator writes, per row (the step scales it).
     pub delta: &'a mut [f32],
+    /// The unit kind's [`Units::mean_vjp`].
+    pub vjp: fn(&[f32], &[f32], &[f32], &mut [f32]),
+    /// The unit kind's [`Units::log_prob`].
+    pub log_prob: fn(&[f32], &[f32]) -> f64,
+}
+
+impl LayerView<'_> {
+    /// `out = J^T g` for the Jacobian `J` of the means at the given logits and means.
+    pub fn mean_vjp(&self, logits: &[f32], mean: &[f32], g: &[f32], out: &mut [f32]) {
+        (self.vjp)(logits, mean, g, out);
+    }
+
+    /// `log p(x)` of row `r`'s sample under its sampled-pass logits.
+    pub fn log_prob(&self, r: usize) -> f64 {
+        let w = self.width;
+        match (
+            self.logits.get(r * w..(r + 1) * w),
+            self.sample.get(r * w..(r + 1) * w),
+        ) {
+            (Some(a), Some(x)) => (self.log_prob)(a, x),
+            _ => 0.0,
+        }
+    }
 }
 
 /// A network that maps input rows of width `IN` to a loss against target rows of width `Y`.
@@ -75,6 +106,19 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
         sampler: &mut S,
     );
 
+    /// Sets stochastic layer `l`'s samples to `samples` (flat rows) and samples every later
+    /// layer again, writing each row's loss into `f`. Layers before `l` and layer `l`'s logits
+    /// and means are left as they are.
+    fn resample_after<const B: usize, S: Sampler + ?Sized>(
+        &self,
+        l: usize,
+        y: &[[f32; Y]],
+        tr: &mut Self::Trace<B>,
+        samples: &[f32],
+        f: &mut [f32],
+        sampler: &mut S,
+    );
+
     /// The mean-field pass and its reverse sweep: writes each row's `fbar`, stores every
     /// layer's `d fbar / d xbar`, and writes `d fbar / d x` into `dx` when given.
     fn mean_field<const B: usize>(
@@ -84,6 +128,18 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
         tr: &mut Self::Trace<B>,
         fbar: &mut [f32],
         dx: Option<&mut [[f32; IN]]>,
+    );
+
+    /// The mean-field pass restarted at layer `l` from its *sampled* input (`x` itself for
+    /// `l = 0`), with its reverse sweep: writes `fbar` and the mean-field values of layers
+    /// `l..` (layer `l`'s mean-field values are then its means at the sampled input).
+    fn mean_field_from<const B: usize>(
+        &self,
+        l: usize,
+        x: &[[f32; IN]],
+        y: &[[f32; Y]],
+        tr: &mut Self::Trace<B>,
+        fbar: &mut [f32],
     );
 
     /// The values of stochastic layer `l` (counted from 0 at the input) for `rows` rows.
@@ -110,14 +166,17 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
     );
 }
 
-/// A stochastic stage `S` from `IN` to `H` units, followed by the rest of the network `R`.
+/// A stochastic layer of `H` units of kind `U`, whose logits are `S` of its `IN` inputs,
+/// followed by the rest of the network `R`.
 #[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
 #[repr(C)]
-pub struct Layers<const IN: usize, const H: usize, S, R> {
-    /// This layer's stage.
+pub struct Layers<const IN: usize, const H: usize, S, U, R> {
+    /// The map from this layer's input to its logits.
     pub stage: S,
     /// Everything after this layer.
     pub rest: R,
+    /// The kind of units (a marker; it holds no parameters).
+    pub units: U,
 }
 
 /// What [`Layers`] keeps for up to `B` rows: its own layer's values and the rest's trace.
@@ -126,8 +185,8 @@ pub struct LayersTrace<const H: usize, const B: usize, SS, RT> {
     logits: [[f32; H]; B],
     mean: [[f32; H]; B],
     sample: [[f32; H]; B],
-    delta: [[f32; H]; B],
     words: [[u32; H]; B],
+    delta: [[f32; H]; B],
     upstream: [[f32; H]; B],
     mf_logits: [[f32; H]; B],
     mf_mean: [[f32; H]; B],
@@ -138,7 +197,9 @@ pub struct LayersTrace<const H: usize, const B: usize, SS, RT> {
     rest: RT,
 }
 
-impl<const IN: usize, const H: usize, S: Tensors, R: Tensors> Tensors for Layers<IN, H, S, R> {
+impl<const IN: usize, const H: usize, S: Tensors, U, R: Tensors> Tensors
+    for Layers<IN, H, S, U, R>
+{
     const COUNT: usize = S::COUNT + R::COUNT;
 
     fn tensor(&self, k: usize) -> &[f32] {
@@ -150,15 +211,29 @@ impl<const IN: usize, const H: usize, S: Tensors, R: Tensors> Tensors for Layers
     }
 }
 
-impl<const IN: usize, const H: usize, const Y: usize, S, R> Network<IN, Y> for Layers<IN, H, S, R>
+/// Joint states of one row of `width` units of kind `U`, saturating.
+fn states_of<U: Units>(width: usize) -> u64 {
+    let choices = width / U::CLASSES.max(1);
+    (0..choices).fold(1u64, |s, _| s.saturating_mul(U::RADIX as u64))
+}
+
+impl<const IN: usize, const H: usize, const Y: usize, S, U, R> Network<IN, Y>
+    for Layers<IN, H, S, U, R>
 where
     S: Stage<IN, H>,
+    U: Units,
     R: Network<H, Y>,
 {
     const DEPTH: usize = 1 + R::DEPTH;
     type Trace<const B: usize> = LayersTrace<H, B, S::Scratch<B>, R::Trace<B>>;
 
     fn init<Rn: Rng + ?Sized>(&mut self, rng: &mut Rn) {
+        const {
+            assert!(
+                H % U::CLASSES == 0,
+                "a layer's width must be a multiple of its group"
+            )
+        };
         self.stage.init(rng);
         self.rest.init(rng);
     }
@@ -181,15 +256,37 @@ where
         let n = x.len().min(y.len()).min(B);
         self.stage
             .logits(&x[..n], &mut tr.logits[..n], &mut tr.scratch);
-        muprop_kernels::sigmoid(
+        U::mean(
             tr.logits[..n].as_flattened(),
             tr.mean[..n].as_flattened_mut(),
         );
-        sampler.bernoulli(
+        sampler.sample::<U>(
             tr.mean[..n].as_flattened(),
             tr.words[..n].as_flattened(),
             tr.sample[..n].as_flattened_mut(),
         );
+        self.rest
+            .sample(&tr.sample[..n], &y[..n], &mut tr.rest, f, sampler);
+    }
+
+    fn resample_after<const B: usize, Sm: Sampler + ?Sized>(
+        &self,
+        l: usize,
+        y: &[[f32; Y]],
+        tr: &mut Self::Trace<B>,
+        samples: &[f32],
+        f: &mut [f32],
+        sampler: &mut Sm,
+    ) {
+        if l > 0 {
+            self.rest
+                .resample_after(l - 1, y, &mut tr.rest, samples, f, sampler);
+            return;
+        }
+        let n = y.len().min(B);
+        for (s, v) in tr.sample[..n].as_flattened_mut().iter_mut().zip(samples) {
+            *s = *v;
+        }
         self.rest
             .sample(&tr.sample[..n], &y[..n], &mut tr.rest, f, sampler);
     }
@@ -205,32 +302,41 @@ where
         let n = x.len().min(y.len()).min(B);
         self.stage
             .logits(&x[..n], &mut tr.mf_logits[..n], &mut tr.mf_scratch);
-        muprop_kernels::sigmoid(
+        U::mean(
             tr.mf_logits[..n].as_flattened(),
             tr.mf_mean[..n].as_flattened_mut(),
         );
-        self.rest.mean_field(
-            &tr.mf_mean[..n],
-            &y[..n],
-            &mut tr.rest,
-            fbar,
-            Some(&mut tr.mf_grad[..n]),
-        );
+        let grad = Some(&mut tr.mf_grad[..n]);
+        self.rest
+            .mean_field(&tr.mf_mean[..n], &y[..n], &mut tr.rest, fbar, grad);
         let Some(dx) = dx else { return };
 
-        // d fbar / d xbar_in = J_g^T (d fbar / d xbar * sigmoid'(abar)).
-        let d = tr.mf_delta[..n].as_flattened_mut();
-        muprop_kernels::sigmoid_grad(tr.mf_logits[..n].as_flattened(), d);
-        for (dk, gk) in d.iter_mut().zip(tr.mf_grad[..n].as_flattened()) {
-            *dk *= gk;
-        }
-        self.stage.backward(
-            &x[..n],
-            &mut tr.mf_scratch,
-            &tr.mf_delta[..n],
-            None,
-            Some(dx),
+        // d fbar / d xbar_in = J_g^T J_mean^T (d fbar / d xbar).
+        U::mean_vjp(
+            tr.mf_logits[..n].as_flattened(),
+            tr.mf_mean[..n].as_flattened(),
+            tr.mf_grad[..n].as_flattened(),
+            tr.mf_delta[..n].as_flattened_mut(),
         );
+        let (delta, scratch) = (&tr.mf_delta[..n], &mut tr.mf_scratch);
+        self.stage.backward(&x[..n], scratch, delta, None, Some(dx));
+    }
+
+    fn mean_field_from<const B: usize>(
+        &self,
+        l: usize,
+        x: &[[f32; IN]],
+        y: &[[f32; Y]],
+        tr: &mut Self::Trace<B>,
+        fbar: &mut [f32],
+    ) {
+        if l == 0 {
+            self.mean_field(x, y, tr, fbar, None);
+            return;
+        }
+        let n = x.len().min(y.len()).min(B);
+        self.rest
+            .mean_field_from(l - 1, &tr.sample[..n], &y[..n], &mut tr.rest, fbar);
     }
 
     fn layer<const B: usize>(
@@ -244,13 +350,18 @@ where
         let n = rows.min(B);
         Some(LayerView {
             width: H,
+            classes: U::CLASSES,
+            states: states_of::<U>(H),
             logits: tr.logits[..n].as_flattened(),
             mean: tr.mean[..n].as_flattened(),
             sample: tr.sample[..n].as_flattened(),
+            words: tr.words[..n].as_flattened(),
             mf_logits: tr.mf_logits[..n].as_flattened(),
             mf_mean: tr.mf_mean[..n].as_flattened(),
             mf_grad: tr.mf_grad[..n].as_flattened(),
             delta: tr.delta[..n].as_flattened_mut(),
+            vjp: U::mean_vjp,
+            log_prob: U::log_prob,
         })
     }
 
@@ -271,46 +382,41 @@ where
             Backward::StraightThrough => Some(&mut tr.upstream[..n]),
             Backward::Logits => None,
         };
-        self.rest.backward(
-            &tr.sample[..n],
-            &y[..n],
-            &mut tr.rest,
-            &mut grad.rest,
-            scale,
-            mode,
-            upstream,
-        );
+        let (sample, rest) = (&tr.sample[..n], &mut tr.rest);
+        self.rest
+            .backward(sample, &y[..n], rest, &mut grad.rest, scale, mode, upstream);
 
         // This layer's logit gradient, then through the stage at the sampled input.
-        let delta = tr.delta[..n].as_flattened_mut();
         match mode {
-            Backward::StraightThrough => {
-                muprop_kernels::sigmoid_grad(tr.logits[..n].as_flattened(), delta);
-                let up = tr.upstream[..n].as_flattened();
-                for (dk, uk) in delta.iter_mut().zip(up) {
-                    *dk *= uk;
-                }
-            }
-            Backward::Logits => delta.iter_mut().for_each(|d| *d *= scale),
+            Backward::StraightThrough => U::mean_vjp(
+                tr.logits[..n].as_flattened(),
+                tr.mean[..n].as_flattened(),
+                tr.upstream[..n].as_flattened(),
+                tr.delta[..n].as_flattened_mut(),
+            ),
+            Backward::Logits => tr.delta[..n]
+                .as_flattened_mut()
+                .iter_mut()
+                .for_each(|d| *d *= scale),
         }
-        self.stage.backward(
-            &x[..n],
-            &mut tr.scratch,
-            &tr.delta[..n],
-            Some(&mut grad.stage),
-            dx,
-        );
+        let (delta, scratch) = (&tr.delta[..n], &mut tr.scratch);
+        self.stage
+            .backward(&x[..n], scratch, delta, Some(&mut grad.stage), dx);
     }
 }
 
+/// A layer of `H` Bernoulli units with logits linear in its `IN` inputs, then `R`.
+pub type BernoulliLayer<const IN: usize, const H: usize, R> =
+    Layers<IN, H, Linear<IN, H>, Bernoulli, R>;
+
 /// One Bernoulli layer of `H` units between input `I` and a Bernoulli output of width `O`.
 pub type Sbn1<const I: usize, const H: usize, const O: usize> =
-    Layers<I, H, Bernoulli<I, H>, BernoulliOutput<H, O>>;
+    BernoulliLayer<I, H, BernoulliOutput<H, O>>;
 
 /// Two Bernoulli layers `I -> H1 -> H2` and a Bernoulli output of width `O`.
 pub type Sbn2<const I: usize, const H1: usize, const H2: usize, const O: usize> =
-    Layers<I, H1, Bernoulli<I, H1>, Sbn1<H1, H2, O>>;
+    BernoulliLayer<I, H1, Sbn1<H1, H2, O>>;
 
 /// Three Bernoulli layers `I -> H1 -> H2 -> H3` and a Bernoulli output of width `O`.
 pub type Sbn3<const I: usize, const H1: usize, const H2: usize, const H3: usize, const O: usize> =
-    Layers<I, H1, Bernoulli<I, H1>, Sbn2<H1, H2, H3, O>>;
+    BernoulliLayer<I, H1, Sbn2<H1, H2, H3, O>>;

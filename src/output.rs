@@ -76,6 +76,28 @@ impl<const IN: usize, const Y: usize> Network<IN, Y> for BernoulliOutput<IN, Y> 
 
     fn draw<const B: usize, R: Rng + ?Sized>(_: &mut OutputTrace<Y, B>, _: usize, _: &mut R) {}
 
+    fn resample_after<const B: usize, S: Sampler + ?Sized>(
+        &self,
+        _: usize,
+        _: &[[f32; Y]],
+        _: &mut OutputTrace<Y, B>,
+        _: &[f32],
+        _: &mut [f32],
+        _: &mut S,
+    ) {
+    }
+
+    fn mean_field_from<const B: usize>(
+        &self,
+        _: usize,
+        x: &[[f32; IN]],
+        y: &[[f32; Y]],
+        tr: &mut OutputTrace<Y, B>,
+        fbar: &mut [f32],
+    ) {
+        self.mean_field(x, y, tr, fbar, None);
+    }
+
     fn sample<const B: usize, S: Sampler + ?Sized>(
         &self,
         x: &[[f32; IN]],

@@ -1,43 +1,44 @@
-//! Where the sample pass gets its Bernoulli draws: words drawn from a generator, or a fixed
-//! joint state.
+//! Where the sample pass gets its samples: words drawn from a generator, or a fixed joint
+//! state.
 //!
 //! Before a chunk's sample pass, every row draws one `u32` per stochastic unit from the caller's
 //! generator, row by row and, within a row, layer by layer (see [`crate::Network::draw`]). A
 //! row's draws therefore do not depend on how the minibatch is cut into chunks.
 
-/// A source of Bernoulli samples for the sample pass.
+use crate::units::Units;
+
+/// A source of samples for the sample pass.
 pub trait Sampler {
-    /// Writes one sample per unit: `x[k]` is `1.0` with probability `mu[k]`, else `0.0`, given
-    /// the layer's drawn words.
-    fn bernoulli(&mut self, mu: &[f32], words: &[u32], x: &mut [f32]);
+    /// Writes one layer's samples for the chunk, given its means and drawn words.
+    fn sample<U: Units>(&mut self, mu: &[f32], words: &[u32], x: &mut [f32]);
 }
 
-/// Samples from drawn words: `x = 1` if the word's top 24 bits, as a uniform in `[0, 1)`, fall
-/// below the mean.
+/// Samples from the drawn words (see [`Units::sample`]).
 pub struct DrawnWords;
 
 impl Sampler for DrawnWords {
     #[inline]
-    fn bernoulli(&mut self, mu: &[f32], words: &[u32], x: &mut [f32]) {
-        let mut next = words.iter().copied();
-        muprop_kernels::bernoulli(mu, x, &mut || next.next().unwrap_or(0));
+    fn sample<U: Units>(&mut self, mu: &[f32], words: &[u32], x: &mut [f32]) {
+        U::sample(mu, words, x);
     }
 }
 
-/// Sets units from the bits of a joint state, lowest bit first, ignoring means and words.
+/// Sets units from the digits of a joint state, ignoring means and words: each Bernoulli unit
+/// takes one binary digit, each categorical group one base-`C` digit, lowest first.
 ///
 /// The exact-gradient oracle walks every state with it.
 pub(crate) struct StateSampler {
-    pub(crate) state: u64,
-    pub(crate) next_bit: u32,
+    pub(crate) remaining: u64,
 }
 
 impl Sampler for StateSampler {
-    fn bernoulli(&mut self, _: &[f32], _: &[u32], x: &mut [f32]) {
-        for xk in x.iter_mut() {
-            let bit = self.state.checked_shr(self.next_bit).unwrap_or(0) & 1;
-            *xk = bit as f32;
-            self.next_bit = self.next_bit.saturating_add(1);
-        }
+    fn sample<U: Units>(&mut self, _: &[f32], _: &[u32], x: &mut [f32]) {
+        let remaining = &mut self.remaining;
+        U::set_state(x, &mut |radix| {
+            let radix = radix.max(1) as u64;
+            let d = *remaining % radix;
+            *remaining /= radix;
+            d as usize
+        });
     }
 }

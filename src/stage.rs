@@ -12,7 +12,7 @@ use crate::Tensors;
 /// The map `g` from a stage's input to the logits of its Bernoulli units.
 pub trait Stage<const IN: usize, const OUT: usize>: Tensors + Zeroable {
     /// Values of `g`'s inner layers that its backward step needs, for up to `B` rows.
-    type Scratch<const B: usize>: Zeroable;
+    type Scratch<const B: usize>: Zeroable + Copy;
 
     /// Draws initial parameters from `rng`.
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
@@ -38,36 +38,16 @@ pub trait Stage<const IN: usize, const OUT: usize>: Tensors + Zeroable {
     );
 }
 
-/// A layer of Bernoulli units with logits linear in the input: `a = b + W x`.
-#[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
-#[repr(C)]
-pub struct Bernoulli<const IN: usize, const OUT: usize> {
-    /// The linear map to the logits.
-    pub linear: crate::Linear<IN, OUT>,
-}
-
-impl<const IN: usize, const OUT: usize> Tensors for Bernoulli<IN, OUT> {
-    const COUNT: usize = 2;
-
-    fn tensor(&self, k: usize) -> &[f32] {
-        self.linear.tensor(k)
-    }
-
-    fn tensor_mut(&mut self, k: usize) -> &mut [f32] {
-        self.linear.tensor_mut(k)
-    }
-}
-
-impl<const IN: usize, const OUT: usize> Stage<IN, OUT> for Bernoulli<IN, OUT> {
+impl<const IN: usize, const OUT: usize> Stage<IN, OUT> for crate::Linear<IN, OUT> {
     type Scratch<const B: usize> = ();
 
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R) {
-        self.linear.init(rng);
+        crate::Linear::init(self, rng);
     }
 
     fn logits<const B: usize>(&self, x: &[[f32; IN]], a: &mut [[f32; OUT]], _: &mut ()) {
         let n = x.len().min(a.len()).min(B);
-        self.linear.forward(&x[..n], &mut a[..n]);
+        self.forward(&x[..n], &mut a[..n]);
     }
 
     fn backward<const B: usize>(
@@ -78,7 +58,6 @@ impl<const IN: usize, const OUT: usize> Stage<IN, OUT> for Bernoulli<IN, OUT> {
         grad: Option<&mut Self>,
         dx: Option<&mut [[f32; IN]]>,
     ) {
-        self.linear
-            .backward(x, delta, grad.map(|g| &mut g.linear), dx);
+        crate::Linear::backward(self, x, delta, grad, dx);
     }
 }

@@ -6,7 +6,6 @@ use crate::error::{Error, Refusal};
 use crate::estimator::Estimator;
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::sampler::DrawnWords;
 use crate::Workspace;
 
 /// What a training step did.
@@ -91,27 +90,7 @@ where
     let mut loss_sum = 0.0f64;
     for (xs, ys) in x.chunks(B.max(1)).zip(y.chunks(B.max(1))) {
         let n = xs.len().min(B);
-        for row in 0..n {
-            N::draw(&mut ws.trace, row, rng);
-        }
-        net.sample(xs, ys, &mut ws.trace, &mut ws.f[..n], &mut DrawnWords);
-        if estimator.needs_mean_field() {
-            net.mean_field(xs, ys, &mut ws.trace, &mut ws.fbar[..n], None);
-        }
-        for l in 0..N::DEPTH {
-            if let Some(mut view) = N::layer(&mut ws.trace, l, n) {
-                estimator.logit_gradient(l, &mut view, &ws.f[..n], &ws.fbar[..n]);
-            }
-        }
-        net.backward(
-            xs,
-            ys,
-            &mut ws.trace,
-            grad,
-            scale,
-            estimator.backward_mode(),
-            None,
-        );
+        estimator.estimate_chunk(net, xs, ys, ws, grad, scale, rng);
         loss_sum += ws.f[..n].iter().map(|&v| f64::from(v)).sum::<f64>();
     }
     Ok((loss_sum / x.len() as f64) as f32)

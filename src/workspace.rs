@@ -10,9 +10,16 @@ use bytemuck::Zeroable;
 /// [`crate::boxed_zeroed`] (feature `alloc`) rather than on the stack.
 #[derive(Clone, Copy, Zeroable)]
 pub struct Workspace<T, const B: usize> {
-    pub(crate) trace: T,
-    pub(crate) f: [f32; B],
-    pub(crate) fbar: [f32; B],
+    /// The network's trace of the main sample and mean-field passes.
+    pub trace: T,
+    /// A second trace, for estimators that evaluate other samples beside the main one.
+    pub alt: T,
+    /// Each row's loss `f` at the main samples.
+    pub f: [f32; B],
+    /// Each row's mean-field loss `fbar`.
+    pub fbar: [f32; B],
+    /// Each row's loss at other samples (see [`Workspace::alt`]).
+    pub f_alt: [f32; B],
 }
 
 impl<T: Zeroable, const B: usize> Workspace<T, B> {
@@ -23,11 +30,6 @@ impl<T: Zeroable, const B: usize> Workspace<T, B> {
 
     /// The rows the workspace holds at once.
     pub const ROWS: usize = B;
-
-    /// The losses `f` of the rows of the last chunk.
-    pub fn losses(&self) -> &[f32; B] {
-        &self.f
-    }
 }
 
 impl<T: Zeroable, const B: usize> Default for Workspace<T, B> {

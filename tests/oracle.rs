@@ -69,8 +69,8 @@ fn one_unit_expected_loss_matches_hand_enumeration() {
     // One input fixed at 1, one hidden unit with logit a = w + b, one output with logit
     // o = v h + c: E[f] = sigmoid(a) f(1) + sigmoid(-a) f(0), f(h) = softplus(o) - y o.
     let mut net = Sbn1::<1, 1, 1>::zeroed();
-    net.stage.linear.w = [[0.7]];
-    net.stage.linear.b = [-0.2];
+    net.stage.w = [[0.7]];
+    net.stage.b = [-0.2];
     net.rest.linear.w = [[1.3]];
     net.rest.linear.b = [-0.4];
     let (x, y) = ([[1.0f32]], [[1.0f32]]);
@@ -91,7 +91,7 @@ fn one_unit_expected_loss_matches_hand_enumeration() {
     let mut grad = Sbn1::<1, 1, 1>::zeroed();
     exact_gradient(&net, &x, &y, &mut ws, &mut grad).unwrap();
     let by_hand = sigmoid(a) * sigmoid(-a) * (f(1.0) - f(0.0));
-    let got = f64::from(grad.stage.linear.b[0]);
+    let got = f64::from(grad.stage.b[0]);
     assert!(
         (got - by_hand).abs() < 1e-6,
         "dE/db = {got}, by hand {by_hand}"

@@ -5,8 +5,9 @@ mod common;
 
 use common::{flat, network, rng};
 use muprop::{
-    train_step, Adam, AdamState, Error, Estimator, LayerView, MuProp, Network, Optimizer, Refusal,
-    Reinforce, Sbn2, Sgd, SgdState, StepStatus, Tensors, Workspace, WorkspaceFor, Zeroable,
+    train_step, Adam, AdamState, Bernoulli, Error, Estimator, LayerView, MuProp, Network,
+    Optimizer, Refusal, Reinforce, Sbn2, Sgd, SgdState, StepStatus, Tensors, Units, Workspace,
+    WorkspaceFor, Zeroable,
 };
 
 type Net = Sbn2<6, 5, 4, 3>;
@@ -179,7 +180,7 @@ fn infinite_target_is_refused_and_changes_nothing() {
 fn nan_weight_is_refused_and_changes_nothing() {
     // Input 1 of layer 1 is zero in some rows, so a NaN there need not reach every loss.
     assert_refused(Refusal::NonFiniteParameter, |_, _, net| {
-        net.stage.linear.w[1][2] = f32::NAN
+        net.stage.w[1][2] = f32::NAN
     });
 }
 
@@ -354,6 +355,11 @@ fn reinforce_surrogate_matches_numerics_table() {
         mf_mean: &[0.5],
         mf_grad: &[0.0],
         delta: &mut delta,
+        classes: 1,
+        states: 2,
+        words: &[0],
+        vjp: Bernoulli::mean_vjp,
+        log_prob: Bernoulli::log_prob,
     };
     est.logit_gradient(0, &mut view, &[1.0], &[0.0]);
     assert!((delta[0] - 0.35).abs() < 1e-7, "{}", delta[0]);
@@ -382,6 +388,11 @@ fn muprop_logit_gradient_follows_its_formula() {
         mf_mean: &xbar,
         mf_grad: &g,
         delta: &mut delta,
+        classes: 1,
+        states: 4,
+        words: &[0, 0],
+        vjp: Bernoulli::mean_vjp,
+        log_prob: Bernoulli::log_prob,
     };
     MuProp::new().logit_gradient(0, &mut view, &[f], &[fbar]);
     for j in 0..2 {

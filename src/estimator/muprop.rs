@@ -3,8 +3,9 @@
 //!
 //! For layer `l`, with `fbar` and `fbar'_l = d fbar / d xbar_l` from one mean-field pass,
 //! `r_l = f(x) - fbar - fbar'_l . (x_l - xbar_l)` and the logit gradient is
-//! `delta_l = r_l (x_l - mu_l) + fbar'_l * sigmoid'(a_l)`, where `a_l` and `mu_l` are the logits
-//! and means at the *sampled* input of the layer. The first term is the likelihood-ratio
+//! `delta_l = r_l (x_l - mu_l) + J_l^T fbar'_l`, where `J_l` is the Jacobian of the means with
+//! respect to the logits (`fbar'_l * sigmoid'(a_l)` for Bernoulli units) and `a_l`, `mu_l` are
+//! the logits and means at the *sampled* input of the layer. The first term is the likelihood-ratio
 //! estimate of the residual; the second adds back the control variate's exact expectation.
 //! The estimate is unbiased because the expansion point and slope do not depend on `x_l` or any
 //! later sample.
@@ -67,12 +68,15 @@ impl Estimator for MuProp {
             return;
         }
 
-        // sigmoid'(a) at the chosen input, into delta.
-        let at = match self.correction {
-            Correction::SampledInput => v.logits,
-            Correction::MeanFieldInput => v.mf_logits,
+        // J_mean^T fbar' at the chosen input, into delta (for Bernoulli units:
+        // fbar' * sigmoid'(a)).
+        let (logits, mean) = match self.correction {
+            Correction::SampledInput => (v.logits, v.mean),
+            Correction::MeanFieldInput => (v.mf_logits, v.mf_mean),
         };
-        muprop_kernels::sigmoid_grad(at, v.delta);
+        let correction = core::mem::take(&mut v.delta);
+        v.mean_vjp(logits, mean, v.mf_grad, correction);
+        v.delta = correction;
 
         // Per row: the residual r, then delta = r (x - mu) + fbar' * sigmoid'(a).
         let rows = v
@@ -89,8 +93,8 @@ impl Estimator for MuProp {
                 taylor += gj * (xj - xbj);
             }
             let r = fr - fbr - taylor;
-            for (((dj, xj), mj), gj) in d.iter_mut().zip(x).zip(mu).zip(g) {
-                *dj = r * (xj - mj) + gj * *dj;
+            for ((dj, xj), mj) in d.iter_mut().zip(x).zip(mu) {
+                *dj += r * (xj - mj);
             }
         }
     }
