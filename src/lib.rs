@@ -104,7 +104,10 @@ mod weights;
 mod workspace;
 
 pub use error::{Error, Refusal};
-pub use estimator::{Correction, Estimator, MovingAverage, MuProp, Reinforce, StraightThrough};
+pub use estimator::{
+    Arm, Correction, DisArm, Estimator, LeaveOneOut, MovingAverage, MuProp, MuPropRollout,
+    Reinforce, StraightThrough,
+};
 pub use eval::{negative_log_likelihood, LogMeanExp, Replicas};
 pub use exact::{exact_gradient, exact_loss, MAX_EXACT_STATES};
 pub use linear::Linear;

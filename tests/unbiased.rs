@@ -11,7 +11,10 @@
 mod common;
 
 use common::{estimate_moments, exact, network, two_sided_quantile, worst, z_scores};
-use muprop::{Estimator, MuProp, Network, Reinforce, Sbn1, Sbn2, Sbn3, StraightThrough};
+use muprop::{
+    Arm, DisArm, Estimator, LeaveOneOut, MuProp, MuPropRollout, Network, Reinforce, Sbn1, Sbn2,
+    Sbn3, StraightThrough,
+};
 
 const DRAWS: usize = 100_000;
 const ALPHA: f64 = 1e-3;
@@ -150,3 +153,41 @@ fn straight_through_is_biased() {
         StraightThrough,
     );
 }
+
+/// One unbiasedness test per network depth for an estimator.
+macro_rules! unbiased_on_every_depth {
+    ($name:ident, $label:expr, $make:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn one_layer() {
+                assert_unbiased(
+                    concat!($label, ", 1 layer"),
+                    &network::<One, 5, 3>(1, 2.0),
+                    $make,
+                );
+            }
+
+            #[test]
+            fn two_layers() {
+                assert_unbiased(
+                    concat!($label, ", 2 layers"),
+                    &network::<Two, 5, 3>(2, 2.0),
+                    $make,
+                );
+            }
+
+            #[test]
+            fn three_layers() {
+                let net = network::<Three, 5, 3>(3, 2.0);
+                assert_unbiased(concat!($label, ", 3 layers"), &net, $make);
+            }
+        }
+    };
+}
+
+unbiased_on_every_depth!(muprop_rollout, "MuProp with rollout", MuPropRollout);
+unbiased_on_every_depth!(arm, "ARM", Arm);
+unbiased_on_every_depth!(disarm, "DisARM", DisArm);
+unbiased_on_every_depth!(leave_one_out, "REINFORCE leave-one-out", LeaveOneOut);

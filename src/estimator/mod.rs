@@ -4,12 +4,18 @@
 //! network back-propagates through that layer's stage with the stage's sampled input held
 //! fixed; the loss's own parameters always get the pathwise gradient at the samples.
 
+mod antithetic;
+mod leave_one_out;
 mod muprop;
 mod reinforce;
+mod rollout;
 mod straight_through;
 
+pub use antithetic::{Arm, DisArm};
+pub use leave_one_out::LeaveOneOut;
 pub use muprop::{Correction, MuProp};
 pub use reinforce::{MovingAverage, Reinforce};
+pub use rollout::MuPropRollout;
 pub use straight_through::StraightThrough;
 
 use rand_core::Rng;

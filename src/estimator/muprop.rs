@@ -78,24 +78,48 @@ impl Estimator for MuProp {
         v.mean_vjp(logits, mean, v.mf_grad, correction);
         v.delta = correction;
 
-        // Per row: the residual r, then delta = r (x - mu) + fbar' * sigmoid'(a).
-        let rows = v
-            .delta
-            .chunks_exact_mut(w)
-            .zip(v.sample.chunks_exact(w))
-            .zip(v.mean.chunks_exact(w))
-            .zip(v.mf_mean.chunks_exact(w))
-            .zip(v.mf_grad.chunks_exact(w))
-            .zip(f.iter().zip(fbar));
-        for (((((d, x), mu), xbar), g), (fr, fbr)) in rows {
-            let mut taylor = 0.0;
-            for ((gj, xj), xbj) in g.iter().zip(x).zip(xbar) {
-                taylor += gj * (xj - xbj);
-            }
-            let r = fr - fbr - taylor;
-            for ((dj, xj), mj) in d.iter_mut().zip(x).zip(mu) {
-                *dj += r * (xj - mj);
-            }
+        add_residual_term(v, f, fbar, 1.0, 1.0, None);
+    }
+}
+
+/// Adds `r (x - mu)` to each row's logit gradient, where
+/// `r = f - eta0 fbar - eta1 fbar' . (x - xbar) - baseline`; `baselines`
+/// gives one value per row (zero when absent). `delta` must already hold the correction.
+pub(crate) fn add_residual_term(
+    v: &mut LayerView<'_>,
+    f: &[f32],
+    fbar: &[f32],
+    eta0: f32,
+    eta1: f32,
+    baselines: Option<&[f32]>,
+) {
+    let w = v.width;
+    if w == 0 {
+        return;
+    }
+    let rows = v
+        .delta
+        .chunks_exact_mut(w)
+        .zip(v.sample.chunks_exact(w))
+        .zip(v.mean.chunks_exact(w))
+        .zip(v.mf_mean.chunks_exact(w))
+        .zip(v.mf_grad.chunks_exact(w))
+        .zip(f.iter().zip(fbar))
+        .enumerate();
+    for (row, (((((d, x), mu), xbar), g), (fr, fbr))) in rows {
+        let b = baselines.and_then(|b| b.get(row)).copied().unwrap_or(0.0);
+        let r = fr - eta0 * fbr - eta1 * taylor_term(g, x, xbar) - b;
+        for ((dj, xj), mj) in d.iter_mut().zip(x).zip(mu) {
+            *dj += r * (xj - mj);
         }
     }
+}
+
+/// `fbar' . (x - xbar)` of one row.
+pub(crate) fn taylor_term(g: &[f32], x: &[f32], xbar: &[f32]) -> f32 {
+    let mut t = 0.0;
+    for ((gj, xj), xbj) in g.iter().zip(x).zip(xbar) {
+        t += gj * (xj - xbj);
+    }
+    t
 }
