@@ -289,7 +289,7 @@ pub fn leaky_relu(a: &[f32], slope: f32, out: &mut [f32]) {
 }
 
 #[cfg(test)]
-#[allow(clippy::excessive_precision)] // NUMERICS.md values, as printed there
+#[allow(clippy::excessive_precision, clippy::approx_constant)] // NUMERICS.md values, as printed
 mod tests {
     use super::*;
     use crate::reference;
