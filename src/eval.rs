@@ -134,3 +134,16 @@ where
     }
     Ok(-lme.value())
 }
+
+/// Self-normalised importance weights: `w_k = e^{log_w[k]} / sum_j e^{log_w[j]}`, computed
+/// shifted by the maximum. These are the weights of the gradient of a log-mean-exp,
+/// `d/dtheta log (1/K sum_k e^{l_k}) = sum_k w_k dl_k/dtheta`, held constant.
+pub fn normalized_weights(log_w: &[f64], w: &mut [f64]) {
+    let max = log_w.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
+    let mut total = 0.0;
+    for (wk, l) in w.iter_mut().zip(log_w) {
+        *wk = libm::exp(l - max);
+        total += *wk;
+    }
+    w.iter_mut().for_each(|wk| *wk /= total);
+}

@@ -105,10 +105,10 @@ mod workspace;
 
 pub use error::{Error, Refusal};
 pub use estimator::{
-    Arm, Correction, DisArm, Estimator, LeaveOneOut, MovingAverage, MuProp, MuPropRollout,
-    Reinforce, StraightThrough,
+    Arm, Correction, DisArm, Estimator, LearnedMuProp, LeaveOneOut, MovingAverage, MuProp,
+    MuPropRollout, Nvil, Reinforce, StraightThrough,
 };
-pub use eval::{negative_log_likelihood, LogMeanExp, Replicas};
+pub use eval::{negative_log_likelihood, normalized_weights, LogMeanExp, Replicas};
 pub use exact::{exact_gradient, exact_loss, MAX_EXACT_STATES};
 pub use linear::Linear;
 pub use network::{

@@ -12,8 +12,8 @@ mod common;
 
 use common::{estimate_moments, exact, network, two_sided_quantile, worst, z_scores};
 use muprop::{
-    Arm, DisArm, Estimator, LeaveOneOut, MuProp, MuPropRollout, Network, Reinforce, Sbn1, Sbn2,
-    Sbn3, StraightThrough,
+    Arm, DisArm, Estimator, LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil,
+    Reinforce, Sbn1, Sbn2, Sbn3, StraightThrough, Tensors, Zeroable,
 };
 
 const DRAWS: usize = 100_000;
@@ -27,8 +27,24 @@ const X: [[f32; 5]; 1] = [[1.0, 0.0, 1.0, 1.0, 0.0]];
 const Y: [[f32; 3]; 1] = [[1.0, 0.0, 1.0]];
 
 /// Runs the z-test; returns (worst |z|, Bonferroni bound, parameter count).
-fn z_test<N: Network<5, 3>, E: Estimator>(net: &N, mut est: E, seed: u64) -> (f64, f64, usize) {
-    let (exact_grad, _) = exact(net, &X, &Y);
+fn z_test<N: Network<5, 3>, E: Estimator>(net: &N, est: E, seed: u64) -> (f64, f64, usize) {
+    z_test_scaled(net, est, seed, 1.0)
+}
+
+/// The z-test against the exact gradient with the stochastic layers' part multiplied by
+/// `layer_scale` (the output layer's two tensors, last in order, are not scaled).
+fn z_test_scaled<N: Network<5, 3>, E: Estimator>(
+    net: &N,
+    mut est: E,
+    seed: u64,
+    layer_scale: f64,
+) -> (f64, f64, usize) {
+    let (mut exact_grad, _) = exact(net, &X, &Y);
+    let head: usize = (N::COUNT - 2..N::COUNT).map(|k| net.tensor(k).len()).sum();
+    let layers = exact_grad.len() - head;
+    exact_grad[..layers]
+        .iter_mut()
+        .for_each(|g| *g *= layer_scale);
     let (mean, var) = estimate_moments(net, &mut est, &X, &Y, DRAWS, seed);
     let z = z_scores(&mean, &var, &exact_grad, DRAWS);
     let bound = two_sided_quantile(ALPHA / z.len() as f64);
@@ -191,3 +207,73 @@ unbiased_on_every_depth!(muprop_rollout, "MuProp with rollout", MuPropRollout);
 unbiased_on_every_depth!(arm, "ARM", Arm);
 unbiased_on_every_depth!(disarm, "DisARM", DisArm);
 unbiased_on_every_depth!(leave_one_out, "REINFORCE leave-one-out", LeaveOneOut);
+
+/// A two-layer network and an NVIL estimator whose baseline, centre and variance are not
+/// trivial (the baseline is drawn at random; the moments are set by hand).
+fn nvil(normalize: bool) -> (Two, Nvil<5, 7, 4>) {
+    let mut est = Nvil::<5, 7, 4>::zeroed();
+    est.reset(1e-3, 0.8, normalize, &mut common::rng(40))
+        .unwrap();
+    est.center = 0.7;
+    est.variance = 6.25;
+    (network::<Two, 5, 3>(2, 2.0), est)
+}
+
+#[test]
+fn nvil_without_normalisation_is_unbiased() {
+    let (net, est) = nvil(false);
+    assert_unbiased("NVIL (no normalisation), 2 layers", &net, est);
+}
+
+#[test]
+fn nvil_with_normalisation_is_unbiased_up_to_its_scale() {
+    let (net, est) = nvil(true);
+    let scale = est.signal_scale();
+    assert!(
+        (scale - 0.4).abs() < 1e-6,
+        "1 / max(1, sqrt(6.25)) = 0.4, got {scale}"
+    );
+    let (z, bound, p) = z_test_scaled(&net, est, 11, f64::from(scale));
+    assert!(
+        z < bound,
+        "NVIL: worst |z| = {z:.2} over {p} parameters, bound {bound:.2}"
+    );
+}
+
+#[test]
+fn nvil_normalisation_is_visible_to_the_test() {
+    // Against the unscaled exact gradient, normalised NVIL must fail: the scale matters.
+    let (net, est) = nvil(true);
+    let (z, bound, _) = z_test_scaled(&net, est, 11, 1.0);
+    assert!(
+        z > 3.0 * bound,
+        "worst |z| = {z:.2}: the 0.4 scale went unnoticed"
+    );
+}
+
+/// MuProp with a learned baseline and scalings set away from their initial values.
+fn learned() -> LearnedMuProp<5, 7, 3, 4> {
+    let mut est = LearnedMuProp::<5, 7, 3, 4>::zeroed();
+    est.reset(1e-2, &mut common::rng(41)).unwrap();
+    est.control.v0 = [0.8, -0.5, 0.3];
+    est.control.v1 = [-1.0, 0.6, 1.5];
+    est
+}
+
+#[test]
+fn learned_muprop_is_unbiased_with_two_layers() {
+    assert_unbiased(
+        "learned MuProp, 2 layers",
+        &network::<Two, 5, 3>(2, 2.0),
+        learned(),
+    );
+}
+
+#[test]
+fn learned_muprop_is_unbiased_with_three_layers() {
+    assert_unbiased(
+        "learned MuProp, 3 layers",
+        &network::<Three, 5, 3>(3, 2.0),
+        learned(),
+    );
+}

@@ -5,15 +5,21 @@
 //! fixed; the loss's own parameters always get the pathwise gradient at the samples.
 
 mod antithetic;
+mod baseline;
+mod learned_muprop;
 mod leave_one_out;
 mod muprop;
+mod nvil;
 mod reinforce;
 mod rollout;
 mod straight_through;
 
 pub use antithetic::{Arm, DisArm};
+pub use baseline::{BaselineNet, BaselineScratch};
+pub use learned_muprop::{LearnedMuProp, MuPropControl};
 pub use leave_one_out::LeaveOneOut;
 pub use muprop::{Correction, MuProp};
+pub use nvil::Nvil;
 pub use reinforce::{MovingAverage, Reinforce};
 pub use rollout::MuPropRollout;
 pub use straight_through::StraightThrough;
@@ -52,12 +58,15 @@ pub trait Estimator {
     /// each row's loss `f` and (if requested) mean-field loss `fbar`.
     fn logit_gradient(&mut self, _l: usize, _view: &mut LayerView<'_>, _f: &[f32], _fbar: &[f32]) {}
 
+    /// Called once per chunk after its logit gradients, with the chunk's input rows again.
+    fn finish_chunk(&mut self, _inputs: &[f32], _width: usize) {}
+
     /// Adds `scale` times the sum of the chunk's per-row gradient estimates into `grad` and
     /// writes each row's sampled loss into the workspace.
     ///
     /// The provided flow: draw each row's words, the sample pass, the mean-field pass if
     /// requested, [`Estimator::prepare_chunk`], every layer's [`Estimator::logit_gradient`],
-    /// then the network's backward step.
+    /// [`Estimator::finish_chunk`], then the network's backward step.
     #[allow(clippy::too_many_arguments)]
     fn estimate_chunk<N, R, const IN: usize, const Y: usize, const B: usize>(
         &mut self,
@@ -87,6 +96,7 @@ pub trait Estimator {
                 self.logit_gradient(l, &mut view, &ws.f[..n], &ws.fbar[..n]);
             }
         }
+        self.finish_chunk(x.as_flattened(), IN);
         net.backward(x, y, &mut ws.trace, grad, scale, self.backward_mode(), None);
     }
 
