@@ -409,6 +409,10 @@ where
 pub type BernoulliLayer<const IN: usize, const H: usize, R> =
     Layers<IN, H, Linear<IN, H>, Bernoulli, R>;
 
+/// A layer of `H` units in one-hot groups of `C` with logits linear in its `IN` inputs, then `R`.
+pub type CategoricalLayer<const IN: usize, const H: usize, const C: usize, R> =
+    Layers<IN, H, Linear<IN, H>, crate::units::Categorical<C>, R>;
+
 /// One Bernoulli layer of `H` units between input `I` and a Bernoulli output of width `O`.
 pub type Sbn1<const I: usize, const H: usize, const O: usize> =
     BernoulliLayer<I, H, BernoulliOutput<H, O>>;

@@ -5,7 +5,10 @@
 mod common;
 
 use common::{flat, network};
-use muprop::{exact_gradient, exact_loss, Network, Sbn1, Sbn2, Sbn3, Workspace, Zeroable};
+use muprop::{
+    exact_gradient, exact_loss, BernoulliOutput, CategoricalLayer, LeakyRelu, Network, Nonlinear,
+    Sbn1, Sbn2, Sbn3, Workspace, Zeroable,
+};
 
 fn check_against_finite_differences<N: Network<IN, Y>, const IN: usize, const Y: usize>(
     net: &N,
@@ -108,4 +111,26 @@ fn oracle_refuses_networks_too_large_to_enumerate() {
         matches!(err, muprop::Error::InvalidCount { value: 21, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn oracle_matches_finite_differences_categorical() {
+    type Net = CategoricalLayer<3, 6, 3, CategoricalLayer<6, 3, 3, BernoulliOutput<3, 2>>>;
+    let x = [[1.0, 0.0, 1.0]];
+    let y = [[0.0, 1.0]];
+    check_against_finite_differences(&network::<Net, 3, 2>(8, 1.5), &x, &y);
+}
+
+#[test]
+fn oracle_matches_finite_differences_with_deterministic_layers() {
+    type Net = muprop::Layers<
+        3,
+        3,
+        Nonlinear<3, 4, 3, LeakyRelu>,
+        muprop::Bernoulli,
+        muprop::Sbn1<3, 3, 2>,
+    >;
+    let x = [[1.0, 1.0, 0.0]];
+    let y = [[1.0, 1.0]];
+    check_against_finite_differences(&network::<Net, 3, 2>(9, 1.5), &x, &y);
 }

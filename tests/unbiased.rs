@@ -12,8 +12,9 @@ mod common;
 
 use common::{estimate_moments, exact, network, two_sided_quantile, worst, z_scores};
 use muprop::{
-    Arm, DisArm, Estimator, LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil,
-    Reinforce, Sbn1, Sbn2, Sbn3, StraightThrough, Tensors, Zeroable,
+    Arm, Bernoulli, BernoulliLayer, BernoulliOutput, CategoricalLayer, DisArm, Estimator, Layers,
+    LeakyRelu, LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nonlinear, Nvil,
+    Reinforce, Sbn1, Sbn2, Sbn3, StraightThrough, Tanh, Tensors, Zeroable,
 };
 
 const DRAWS: usize = 100_000;
@@ -275,5 +276,125 @@ fn learned_muprop_is_unbiased_with_three_layers() {
         "learned MuProp, 3 layers",
         &network::<Three, 5, 3>(3, 2.0),
         learned(),
+    );
+}
+
+/// Two categorical layers of 2 groups of 3 classes (81 joint states).
+type TwoCategorical = CategoricalLayer<5, 6, 3, CategoricalLayer<6, 6, 3, BernoulliOutput<6, 3>>>;
+
+/// A categorical layer feeding a Bernoulli layer.
+type Mixed = CategoricalLayer<5, 6, 3, BernoulliLayer<6, 5, BernoulliOutput<5, 3>>>;
+
+/// Deterministic tanh and leaky-ReLU layers inside two Bernoulli stages.
+type TwoNonlinear = Layers<
+    5,
+    5,
+    Nonlinear<5, 7, 5, Tanh>,
+    Bernoulli,
+    Layers<5, 5, Nonlinear<5, 6, 5, LeakyRelu>, Bernoulli, BernoulliOutput<5, 3>>,
+>;
+
+/// A learned-MuProp estimator with scalings set away from 1 (for up to 3 layers).
+fn learned_for(seed: u64) -> LearnedMuProp<5, 7, 3, 4> {
+    let mut est = learned();
+    est.reset(1e-2, &mut common::rng(seed)).unwrap();
+    est.control.v0 = [0.4, -0.7, 0.2];
+    est.control.v1 = [-0.3, 0.9, 0.5];
+    est
+}
+
+/// Every estimator that handles any unit kind, on one network type, plus straight-through
+/// shown biased.
+macro_rules! every_estimator_on {
+    ($name:ident, $net:ty, $seed:expr) => {
+        mod $name {
+            use super::*;
+
+            fn net() -> $net {
+                network::<$net, 5, 3>($seed, 2.0)
+            }
+
+            #[test]
+            fn muprop() {
+                assert_unbiased(
+                    concat!(stringify!($name), ": MuProp"),
+                    &net(),
+                    MuProp::new(),
+                );
+            }
+
+            #[test]
+            fn reinforce() {
+                let est = Reinforce::with_constant(1.5).unwrap();
+                assert_unbiased(concat!(stringify!($name), ": REINFORCE"), &net(), est);
+            }
+
+            #[test]
+            fn rollout() {
+                assert_unbiased(
+                    concat!(stringify!($name), ": rollout"),
+                    &net(),
+                    MuPropRollout,
+                );
+            }
+
+            #[test]
+            fn leave_one_out() {
+                assert_unbiased(
+                    concat!(stringify!($name), ": leave-one-out"),
+                    &net(),
+                    LeaveOneOut,
+                );
+            }
+
+            #[test]
+            fn nvil() {
+                let (_, est) = super::nvil(false);
+                assert_unbiased(concat!(stringify!($name), ": NVIL"), &net(), est);
+            }
+
+            #[test]
+            fn learned_muprop() {
+                let est = learned_for($seed);
+                assert_unbiased(concat!(stringify!($name), ": learned MuProp"), &net(), est);
+            }
+
+            #[test]
+            fn straight_through_is_biased() {
+                assert_biased(concat!(stringify!($name), ": ST"), &net(), StraightThrough);
+            }
+        }
+    };
+}
+
+every_estimator_on!(categorical, TwoCategorical, 21);
+every_estimator_on!(categorical_then_bernoulli, Mixed, 22);
+every_estimator_on!(nonlinear, TwoNonlinear, 23);
+
+#[test]
+fn arm_is_unbiased_with_deterministic_layers() {
+    assert_unbiased(
+        "ARM, nonlinear",
+        &network::<TwoNonlinear, 5, 3>(23, 2.0),
+        Arm,
+    );
+}
+
+#[test]
+fn disarm_is_unbiased_with_deterministic_layers() {
+    assert_unbiased(
+        "DisARM, nonlinear",
+        &network::<TwoNonlinear, 5, 3>(23, 2.0),
+        DisArm,
+    );
+}
+
+#[test]
+fn muprop_negative_control_is_biased_with_deterministic_layers() {
+    let net = network::<TwoNonlinear, 5, 3>(23, 2.0);
+    assert_biased(
+        "MuProp negative control, nonlinear",
+        &net,
+        MuProp::negative_control(),
     );
 }
