@@ -121,6 +121,25 @@ pub fn exact_loss<N, const IN: usize, const Y: usize>(
 where
     N: Network<IN, Y>,
 {
+    exact_expectation(net, x, y, ws, |f| f)
+}
+
+/// The exact `E[g(f)]`, averaged over the rows of `x`/`y`: for example `g(f) = e^{-f}` gives
+/// `p(y | x)` for structured prediction, or `p(x)` for the variational SBN.
+///
+/// # Errors
+///
+/// As [`exact_gradient`].
+pub fn exact_expectation<N, const IN: usize, const Y: usize>(
+    net: &N,
+    x: &[[f32; IN]],
+    y: &[[f32; Y]],
+    ws: &mut Workspace<N::Trace<1>, 1>,
+    g: impl Fn(f64) -> f64,
+) -> Result<f64, Error>
+where
+    N: Network<IN, Y>,
+{
     let states = check_exact::<N, IN, Y>(x.len(), y.len(), ws)?;
     let mut expected = 0.0f64;
     for (xr, yr) in x.chunks(1).zip(y.chunks(1)) {
@@ -128,7 +147,7 @@ where
             let mut sampler = StateSampler { remaining: state };
             net.sample(xr, yr, &mut ws.trace, &mut ws.f[..1], &mut sampler);
             let p = libm::exp(log_probability::<N, IN, Y>(ws));
-            expected += p * f64::from(ws.f[0]);
+            expected += p * g(f64::from(ws.f[0]));
         }
     }
     Ok(expected / x.len() as f64)

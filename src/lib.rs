@@ -100,6 +100,7 @@ mod stage;
 mod tensors;
 mod train;
 mod units;
+mod vsbn;
 mod weights;
 mod workspace;
 
@@ -109,7 +110,7 @@ pub use estimator::{
     MuPropRollout, Nvil, Reinforce, StraightThrough,
 };
 pub use eval::{negative_log_likelihood, normalized_weights, LogMeanExp, Replicas};
-pub use exact::{exact_gradient, exact_loss, MAX_EXACT_STATES};
+pub use exact::{exact_expectation, exact_gradient, exact_loss, MAX_EXACT_STATES};
 pub use linear::Linear;
 pub use network::{
     Backward, BernoulliLayer, CategoricalLayer, LayerView, Layers, LayersTrace, Network, Sbn1,
@@ -123,6 +124,7 @@ pub use stage::Stage;
 pub use tensors::Tensors;
 pub use train::{gradient, train_step, StepStats, StepStatus};
 pub use units::{Bernoulli, Categorical, Units};
+pub use vsbn::{Prior, Vsbn1, Vsbn2, VsbnLayer, VsbnTrace};
 #[cfg(feature = "std")]
 pub use weights::weights_rust_source;
 pub use weights::{

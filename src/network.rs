@@ -85,7 +85,7 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
     const DEPTH: usize;
 
     /// The per-row values of a chunk of up to `B` rows.
-    type Trace<const B: usize>: Zeroable;
+    type Trace<const B: usize>: Zeroable + Copy;
 
     /// Draws initial parameters from `rng`.
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
@@ -107,11 +107,13 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
     );
 
     /// Sets stochastic layer `l`'s samples to `samples` (flat rows) and samples every later
-    /// layer again, writing each row's loss into `f`. Layers before `l` and layer `l`'s logits
+    /// layer again, writing each row's loss into `f`; `x` is the network's input as in the
+    /// sample pass that filled the trace. Layers before `l` and layer `l`'s logits
     /// and means are left as they are.
     fn resample_after<const B: usize, S: Sampler + ?Sized>(
         &self,
         l: usize,
+        x: &[[f32; IN]],
         y: &[[f32; Y]],
         tr: &mut Self::Trace<B>,
         samples: &[f32],
@@ -272,18 +274,20 @@ where
     fn resample_after<const B: usize, Sm: Sampler + ?Sized>(
         &self,
         l: usize,
+        x: &[[f32; IN]],
         y: &[[f32; Y]],
         tr: &mut Self::Trace<B>,
         samples: &[f32],
         f: &mut [f32],
         sampler: &mut Sm,
     ) {
+        let n = x.len().min(y.len()).min(B);
         if l > 0 {
+            let (input, rest) = (&tr.sample[..n], &mut tr.rest);
             self.rest
-                .resample_after(l - 1, y, &mut tr.rest, samples, f, sampler);
+                .resample_after(l - 1, input, &y[..n], rest, samples, f, sampler);
             return;
         }
-        let n = y.len().min(B);
         for (s, v) in tr.sample[..n].as_flattened_mut().iter_mut().zip(samples) {
             *s = *v;
         }

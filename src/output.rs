@@ -79,6 +79,7 @@ impl<const IN: usize, const Y: usize> Network<IN, Y> for BernoulliOutput<IN, Y> 
     fn resample_after<const B: usize, S: Sampler + ?Sized>(
         &self,
         _: usize,
+        _: &[[f32; IN]],
         _: &[[f32; Y]],
         _: &mut OutputTrace<Y, B>,
         _: &[f32],

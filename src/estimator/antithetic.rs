@@ -11,8 +11,8 @@
 //!
 //! Both are unbiased for `d E[f | x_{l-1}] / d phi`, because `f(b)` is an unbiased estimate of
 //! `E[f | x_l = b]` whatever the downstream noise. The main sample path supplies each layer's
-//! input and the loss's pathwise gradient. The uniforms and downstream noise come from a
-//! second set of words, drawn after the main ones.
+//! input and the loss's pathwise gradient. Each layer's uniforms and downstream noise come
+//! from words drawn afresh for it after the main sample pass.
 //!
 //! Only Bernoulli layers get a logit gradient; a categorical layer's is left at zero, so use
 //! another estimator for networks with categorical layers.
@@ -20,7 +20,8 @@
 //! # Cost
 //!
 //! One main sample pass, then per layer `l` two passes through layers `l+1..` and the output:
-//! about `L (L + 1)` layer passes for `L` layers, against `L` for REINFORCE.
+//! about `L (L + 1)` layer passes for `L` layers, against `L` for REINFORCE, plus a copy of
+//! the trace per layer.
 
 use rand_core::Rng;
 
@@ -109,12 +110,16 @@ fn antithetic_chunk<N, R, const IN: usize, const Y: usize, const B: usize>(
     for row in 0..n {
         N::draw(&mut ws.trace, row, rng);
     }
-    for row in 0..n {
-        N::draw(&mut ws.alt, row, rng);
-    }
     net.sample(x, y, &mut ws.trace, &mut ws.f[..n], &mut DrawnWords);
 
     for l in 0..N::DEPTH {
+        // Each layer's pair is fed forward in a fresh copy of the main path (losses that read
+        // earlier layers, such as the variational SBN's, find the main samples there), with
+        // fresh words for the uniforms and the downstream samples.
+        ws.alt = ws.trace;
+        for row in 0..n {
+            N::draw(&mut ws.alt, row, rng);
+        }
         let Some(v) = N::layer(&mut ws.trace, l, n) else {
             continue;
         };
@@ -135,6 +140,7 @@ fn antithetic_chunk<N, R, const IN: usize, const Y: usize, const B: usize>(
         }
         net.resample_after(
             l,
+            x,
             y,
             &mut ws.alt,
             v.delta,
@@ -150,6 +156,7 @@ fn antithetic_chunk<N, R, const IN: usize, const Y: usize, const B: usize>(
         }
         net.resample_after(
             l,
+            x,
             y,
             &mut ws.alt,
             v.delta,

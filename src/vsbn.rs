@@ -1,0 +1,526 @@
+//! The variational sigmoid belief network: density modelling with an encoder `q(h | x)` and a
+//! decoder `p(x, h)`, trained on the evidence lower bound.
+//!
+//! Each [`VsbnLayer`] holds an encoder map `q` (logits of its Bernoulli units `h_l` from its
+//! input `h_{l-1}`, with `h_0 = x`) and a decoder map `p` (logits of its input given `h_l`); the
+//! chain ends in a learned factorised prior [`Prior`] over the last layer. The loss of one
+//! sample is the negative ELBO,
+//! `f = sum_l [log q(h_l | h_{l-1}) - log p(h_{l-1} | h_l)] - log p(h_L)`,
+//! so `E_q[f] >= -log p(x)`. Every estimator applies to the encoder; the decoder and prior get
+//! the exact pathwise gradient, and since `f` also depends on the encoder directly through
+//! `log q`, that pathwise term `h_l - mu_l` is added to each encoder layer's logit gradient.
+//!
+//! The networks implement [`Network`] with targets of width 0: pass `&[[]; N]` as targets. The
+//! `k`-sample importance-weighted bound `log (1/k sum_k e^{-f_k}) <= log p(x)` is
+//! `-`[`crate::negative_log_likelihood`] with `k` samples.
+
+use bytemuck::Zeroable;
+use rand_core::Rng;
+
+use crate::network::{Backward, LayerView, Network};
+use crate::sampler::Sampler;
+use crate::tensors::{pair_tensor, pair_tensor_mut};
+use crate::units::{Bernoulli, Units};
+use crate::{Linear, Tensors};
+
+/// One encoder layer `q(h | x)` of `H` Bernoulli units over `IN` inputs, its decoder
+/// `p(x | h)`, and the rest of the model `R`.
+#[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
+#[repr(C)]
+pub struct VsbnLayer<const IN: usize, const H: usize, R> {
+    /// Encoder: logits of `h` from the layer's input.
+    pub q: Linear<IN, H>,
+    /// Decoder: logits of the layer's input from `h`.
+    pub p: Linear<H, IN>,
+    /// The rest of the model.
+    pub rest: R,
+}
+
+/// A learned factorised Bernoulli prior `p(h) = prod_j sigmoid(c_j)^h_j sigmoid(-c_j)^(1-h_j)`.
+#[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
+#[repr(C)]
+pub struct Prior<const H: usize> {
+    /// The prior's logits.
+    pub c: [f32; H],
+}
+
+/// What [`VsbnLayer`] keeps for up to `B` rows.
+#[derive(Clone, Copy, Zeroable)]
+pub struct VsbnTrace<const IN: usize, const H: usize, const B: usize, RT> {
+    logits: [[f32; H]; B],
+    mean: [[f32; H]; B],
+    sample: [[f32; H]; B],
+    words: [[u32; H]; B],
+    delta: [[f32; H]; B],
+    upstream: [[f32; H]; B],
+    mf_logits: [[f32; H]; B],
+    mf_mean: [[f32; H]; B],
+    mf_grad: [[f32; H]; B],
+    tmp: [[f32; H]; B],
+    decoded: [[f32; IN]; B],
+    mf_decoded: [[f32; IN]; B],
+    decoded_grad: [[f32; IN]; B],
+    local: [f32; B],
+    rest: RT,
+}
+
+/// A one-layer variational SBN: `X` visible units, `H` latent units.
+pub type Vsbn1<const X: usize, const H: usize> = VsbnLayer<X, H, Prior<H>>;
+
+/// A two-layer variational SBN: `X` visible units, latent layers of `H1` and `H2` units.
+pub type Vsbn2<const X: usize, const H1: usize, const H2: usize> =
+    VsbnLayer<X, H1, VsbnLayer<H1, H2, Prior<H2>>>;
+
+/// `sum_j softplus(logits_j) - target_j logits_j`, the Bernoulli negative log-likelihood.
+fn nll(logits: &[f32], target: &[f32], tmp: &mut [f32]) -> f32 {
+    muprop_kernels::softplus(logits, tmp);
+    let mut s = 0.0;
+    for ((sp, t), l) in tmp.iter().zip(target).zip(logits) {
+        s += sp - t * l;
+    }
+    s
+}
+
+/// Per row: `out = scale * (sigmoid(logits) - target)`.
+fn residual<const W: usize>(
+    logits: &[[f32; W]],
+    target: &[[f32; W]],
+    scale: f32,
+    out: &mut [[f32; W]],
+) {
+    for ((l, t), o) in logits.iter().zip(target).zip(out.iter_mut()) {
+        muprop_kernels::sigmoid(l, o);
+        for (ok, tk) in o.iter_mut().zip(t) {
+            *ok = scale * (*ok - tk);
+        }
+    }
+}
+
+impl<const IN: usize, const H: usize, R: Tensors> Tensors for VsbnLayer<IN, H, R> {
+    const COUNT: usize = 4 + R::COUNT;
+
+    fn tensor(&self, k: usize) -> &[f32] {
+        match k {
+            0..=1 => self.q.tensor(k),
+            _ => pair_tensor(&self.p, &self.rest, k - 2),
+        }
+    }
+
+    fn tensor_mut(&mut self, k: usize) -> &mut [f32] {
+        match k {
+            0..=1 => self.q.tensor_mut(k),
+            _ => pair_tensor_mut(&mut self.p, &mut self.rest, k - 2),
+        }
+    }
+}
+
+impl<const H: usize> Tensors for Prior<H> {
+    const COUNT: usize = 1;
+
+    fn tensor(&self, k: usize) -> &[f32] {
+        if k == 0 {
+            &self.c
+        } else {
+            &[]
+        }
+    }
+
+    fn tensor_mut(&mut self, k: usize) -> &mut [f32] {
+        if k == 0 {
+            &mut self.c
+        } else {
+            &mut []
+        }
+    }
+}
+
+impl<const H: usize> Prior<H> {
+    /// `sum_j softplus(c_j)`, the part of `-log p(h)` that does not depend on `h`.
+    fn log_normaliser(&self) -> f32 {
+        self.c
+            .iter()
+            .map(|c| muprop_kernels::scalar::softplus(*c))
+            .sum()
+    }
+
+    /// Per row: `-log p(h) = sum_j softplus(c_j) - h_j c_j`.
+    fn losses(&self, h: &[[f32; H]], f: &mut [f32]) {
+        let z = self.log_normaliser();
+        for (hr, fr) in h.iter().zip(f.iter_mut()) {
+            *fr = z - hr.iter().zip(&self.c).map(|(a, b)| a * b).sum::<f32>();
+        }
+    }
+
+    /// `d(-log p(h)) / dh = -c` for every row.
+    fn input_gradient(&self, scale: f32, dx: &mut [[f32; H]]) {
+        for row in dx.iter_mut() {
+            for (d, c) in row.iter_mut().zip(&self.c) {
+                *d = -scale * c;
+            }
+        }
+    }
+}
+
+impl<const H: usize> Network<H, 0> for Prior<H> {
+    const DEPTH: usize = 0;
+    type Trace<const B: usize> = ();
+
+    fn init<R: Rng + ?Sized>(&mut self, _: &mut R) {
+        self.c = [0.0; H];
+    }
+
+    fn draw<const B: usize, R: Rng + ?Sized>(_: &mut (), _: usize, _: &mut R) {}
+
+    fn sample<const B: usize, S: Sampler + ?Sized>(
+        &self,
+        x: &[[f32; H]],
+        y: &[[f32; 0]],
+        _: &mut (),
+        f: &mut [f32],
+        _: &mut S,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        self.losses(&x[..n], f);
+    }
+
+    fn resample_after<const B: usize, S: Sampler + ?Sized>(
+        &self,
+        _: usize,
+        _: &[[f32; H]],
+        _: &[[f32; 0]],
+        _: &mut (),
+        _: &[f32],
+        _: &mut [f32],
+        _: &mut S,
+    ) {
+    }
+
+    fn mean_field<const B: usize>(
+        &self,
+        x: &[[f32; H]],
+        y: &[[f32; 0]],
+        _: &mut (),
+        fbar: &mut [f32],
+        dx: Option<&mut [[f32; H]]>,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        self.losses(&x[..n], fbar);
+        if let Some(dx) = dx {
+            self.input_gradient(1.0, dx);
+        }
+    }
+
+    fn mean_field_from<const B: usize>(
+        &self,
+        _: usize,
+        x: &[[f32; H]],
+        y: &[[f32; 0]],
+        tr: &mut (),
+        fbar: &mut [f32],
+    ) {
+        self.mean_field::<B>(x, y, tr, fbar, None);
+    }
+
+    fn layer<const B: usize>(_: &mut (), _: usize, _: usize) -> Option<LayerView<'_>> {
+        None
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        x: &[[f32; H]],
+        y: &[[f32; 0]],
+        _: &mut (),
+        grad: &mut Self,
+        scale: f32,
+        _: Backward,
+        dx: Option<&mut [[f32; H]]>,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        let mut sig = [0.0f32; H];
+        muprop_kernels::sigmoid(&self.c, &mut sig);
+        for row in &x[..n] {
+            for ((g, s), h) in grad.c.iter_mut().zip(&sig).zip(row) {
+                *g += scale * (s - h);
+            }
+        }
+        if let Some(dx) = dx {
+            self.input_gradient(scale, dx);
+        }
+    }
+}
+
+impl<const IN: usize, const H: usize, R> VsbnLayer<IN, H, R> {
+    /// Per row, this layer's own terms at the samples,
+    /// `log q(h | x) - log p(x | h) = -nll(a, h) + nll(p(h), x)`: stored, and added to `f`.
+    fn add_local_terms<const B: usize, RT>(
+        &self,
+        x: &[[f32; IN]],
+        tr: &mut VsbnTrace<IN, H, B, RT>,
+        n: usize,
+        f: &mut [f32],
+    ) {
+        self.p.forward(&tr.sample[..n], &mut tr.decoded[..n]);
+        for r in 0..n.min(x.len()).min(f.len()) {
+            let log_q = -nll(&tr.logits[r], &tr.sample[r], &mut tr.tmp[r]);
+            let log_p = -nll(&tr.decoded[r], &x[r], &mut tr.decoded_grad[r]);
+            tr.local[r] = log_q - log_p;
+            f[r] += tr.local[r];
+        }
+    }
+}
+
+impl<const IN: usize, const H: usize, R> Network<IN, 0> for VsbnLayer<IN, H, R>
+where
+    R: Network<H, 0>,
+{
+    const DEPTH: usize = 1 + R::DEPTH;
+    type Trace<const B: usize> = VsbnTrace<IN, H, B, R::Trace<B>>;
+
+    fn init<Rn: Rng + ?Sized>(&mut self, rng: &mut Rn) {
+        self.q.init(rng);
+        self.p.init(rng);
+        self.rest.init(rng);
+    }
+
+    fn draw<const B: usize, Rn: Rng + ?Sized>(tr: &mut Self::Trace<B>, row: usize, rng: &mut Rn) {
+        if let Some(words) = tr.words.get_mut(row) {
+            words.iter_mut().for_each(|w| *w = rng.next_u32());
+            R::draw(&mut tr.rest, row, rng);
+        }
+    }
+
+    fn sample<const B: usize, S: Sampler + ?Sized>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; 0]],
+        tr: &mut Self::Trace<B>,
+        f: &mut [f32],
+        sampler: &mut S,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        self.q.forward(&x[..n], &mut tr.logits[..n]);
+        Bernoulli::mean(
+            tr.logits[..n].as_flattened(),
+            tr.mean[..n].as_flattened_mut(),
+        );
+        sampler.sample::<Bernoulli>(
+            tr.mean[..n].as_flattened(),
+            tr.words[..n].as_flattened(),
+            tr.sample[..n].as_flattened_mut(),
+        );
+        self.rest
+            .sample(&tr.sample[..n], &y[..n], &mut tr.rest, f, sampler);
+        self.add_local_terms(x, tr, n, f);
+    }
+
+    fn resample_after<const B: usize, S: Sampler + ?Sized>(
+        &self,
+        l: usize,
+        x: &[[f32; IN]],
+        y: &[[f32; 0]],
+        tr: &mut Self::Trace<B>,
+        samples: &[f32],
+        f: &mut [f32],
+        sampler: &mut S,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        if l > 0 {
+            // Our own terms do not depend on later layers: add them as the sample pass left them.
+            let (input, rest) = (&tr.sample[..n], &mut tr.rest);
+            self.rest
+                .resample_after(l - 1, input, &y[..n], rest, samples, f, sampler);
+            for (fr, t) in f.iter_mut().zip(&tr.local[..n]) {
+                *fr += t;
+            }
+            return;
+        }
+        for (s, v) in tr.sample[..n].as_flattened_mut().iter_mut().zip(samples) {
+            *s = *v;
+        }
+        self.rest
+            .sample(&tr.sample[..n], &y[..n], &mut tr.rest, f, sampler);
+        self.add_local_terms(x, tr, n, f);
+    }
+
+    fn mean_field<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; 0]],
+        tr: &mut Self::Trace<B>,
+        fbar: &mut [f32],
+        dx: Option<&mut [[f32; IN]]>,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        self.q.forward(&x[..n], &mut tr.mf_logits[..n]);
+        Bernoulli::mean(
+            tr.mf_logits[..n].as_flattened(),
+            tr.mf_mean[..n].as_flattened_mut(),
+        );
+        let grad = Some(&mut tr.mf_grad[..n]);
+        self.rest
+            .mean_field(&tr.mf_mean[..n], &y[..n], &mut tr.rest, fbar, grad);
+
+        // Our own terms on fractional values, and their derivative with respect to hbar:
+        // d/dhbar [hbar . abar] = abar and d/dhbar nll(p(hbar), x) = P^T (sigmoid(obar) - x).
+        self.p.forward(&tr.mf_mean[..n], &mut tr.mf_decoded[..n]);
+        for r in 0..n.min(fbar.len()) {
+            let log_q = -nll(&tr.mf_logits[r], &tr.mf_mean[r], &mut tr.tmp[r]);
+            let log_p = -nll(&tr.mf_decoded[r], &x[r], &mut tr.decoded_grad[r]);
+            fbar[r] += log_q - log_p;
+        }
+        residual(&tr.mf_decoded[..n], &x[..n], 1.0, &mut tr.decoded_grad[..n]);
+        let (hbar, dgrad) = (&tr.mf_mean[..n], &tr.decoded_grad[..n]);
+        self.p.backward(hbar, dgrad, None, Some(&mut tr.tmp[..n]));
+        let terms = tr.mf_logits[..n]
+            .as_flattened()
+            .iter()
+            .zip(tr.tmp[..n].as_flattened());
+        for (g, (a, t)) in tr.mf_grad[..n].as_flattened_mut().iter_mut().zip(terms) {
+            *g += a + t;
+        }
+        let Some(dx) = dx else { return };
+
+        // d fbar / d xbar_in: through the encoder's logits, and -obar from the decoder's target.
+        Bernoulli::mean_vjp(
+            tr.mf_logits[..n].as_flattened(),
+            tr.mf_mean[..n].as_flattened(),
+            tr.mf_grad[..n].as_flattened(),
+            tr.tmp[..n].as_flattened_mut(),
+        );
+        let n = n.min(dx.len());
+        self.q
+            .backward(&x[..n], &tr.tmp[..n], None, Some(&mut dx[..n]));
+        for (d, o) in dx[..n]
+            .as_flattened_mut()
+            .iter_mut()
+            .zip(tr.mf_decoded[..n].as_flattened())
+        {
+            *d -= o;
+        }
+    }
+
+    fn mean_field_from<const B: usize>(
+        &self,
+        l: usize,
+        x: &[[f32; IN]],
+        y: &[[f32; 0]],
+        tr: &mut Self::Trace<B>,
+        fbar: &mut [f32],
+    ) {
+        if l == 0 {
+            self.mean_field(x, y, tr, fbar, None);
+            return;
+        }
+        // Earlier layers' terms are fixed at their samples: add them to the restarted pass.
+        let n = x.len().min(y.len()).min(B);
+        self.rest
+            .mean_field_from(l - 1, &tr.sample[..n], &y[..n], &mut tr.rest, fbar);
+        for (fr, t) in fbar.iter_mut().zip(&tr.local[..n]) {
+            *fr += t;
+        }
+    }
+
+    fn layer<const B: usize>(
+        tr: &mut Self::Trace<B>,
+        l: usize,
+        rows: usize,
+    ) -> Option<LayerView<'_>> {
+        if l > 0 {
+            return R::layer(&mut tr.rest, l - 1, rows);
+        }
+        let n = rows.min(B);
+        Some(LayerView {
+            width: H,
+            classes: 1,
+            states: 1u64.checked_shl(H as u32).unwrap_or(u64::MAX),
+            logits: tr.logits[..n].as_flattened(),
+            mean: tr.mean[..n].as_flattened(),
+            sample: tr.sample[..n].as_flattened(),
+            words: tr.words[..n].as_flattened(),
+            mf_logits: tr.mf_logits[..n].as_flattened(),
+            mf_mean: tr.mf_mean[..n].as_flattened(),
+            mf_grad: tr.mf_grad[..n].as_flattened(),
+            delta: tr.delta[..n].as_flattened_mut(),
+            vjp: Bernoulli::mean_vjp,
+            log_prob: Bernoulli::log_prob,
+        })
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; 0]],
+        tr: &mut Self::Trace<B>,
+        grad: &mut Self,
+        scale: f32,
+        mode: Backward,
+        dx: Option<&mut [[f32; IN]]>,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        let upstream = match mode {
+            Backward::StraightThrough => Some(&mut tr.upstream[..n]),
+            Backward::Logits => None,
+        };
+        let (sample, rest) = (&tr.sample[..n], &mut tr.rest);
+        self.rest
+            .backward(sample, &y[..n], rest, &mut grad.rest, scale, mode, upstream);
+
+        // The decoder's pathwise gradient at the samples.
+        residual(&tr.decoded[..n], &x[..n], scale, &mut tr.decoded_grad[..n]);
+        let (h, dgrad) = (&tr.sample[..n], &tr.decoded_grad[..n]);
+        match mode {
+            Backward::StraightThrough => {
+                // d f / d h: the rest's, the decoder's P^T (sigmoid(o) - x), and log q's a.
+                self.p
+                    .backward(h, dgrad, Some(&mut grad.p), Some(&mut tr.tmp[..n]));
+                let terms = tr.tmp[..n]
+                    .as_flattened()
+                    .iter()
+                    .zip(tr.logits[..n].as_flattened());
+                for (u, (t, a)) in tr.upstream[..n].as_flattened_mut().iter_mut().zip(terms) {
+                    *u += t + scale * a;
+                }
+                Bernoulli::mean_vjp(
+                    tr.logits[..n].as_flattened(),
+                    tr.mean[..n].as_flattened(),
+                    tr.upstream[..n].as_flattened(),
+                    tr.delta[..n].as_flattened_mut(),
+                );
+            }
+            Backward::Logits => {
+                self.p.backward(h, dgrad, Some(&mut grad.p), None);
+                tr.delta[..n]
+                    .as_flattened_mut()
+                    .iter_mut()
+                    .for_each(|d| *d *= scale);
+            }
+        }
+
+        // log q's own dependence on the logits, h - mu, then through the encoder.
+        let score = tr.sample[..n]
+            .as_flattened()
+            .iter()
+            .zip(tr.mean[..n].as_flattened());
+        for (d, (h, mu)) in tr.delta[..n].as_flattened_mut().iter_mut().zip(score) {
+            *d += scale * (h - mu);
+        }
+        match dx {
+            Some(dx) => {
+                let n = n.min(dx.len());
+                self.q.backward(
+                    &x[..n],
+                    &tr.delta[..n],
+                    Some(&mut grad.q),
+                    Some(&mut dx[..n]),
+                );
+                let decoded = tr.decoded[..n].as_flattened();
+                for (d, o) in dx[..n].as_flattened_mut().iter_mut().zip(decoded) {
+                    *d -= scale * o;
+                }
+            }
+            None => self
+                .q
+                .backward(&x[..n], &tr.delta[..n], Some(&mut grad.q), None),
+        }
+    }
+}
