@@ -12,6 +12,16 @@
 //!
 //! Lane width is chosen once, in a private module; the portable default is 8 lanes of `f32`
 //! through `wide::f32x8`, which `wide` maps to AVX, SSE2, NEON, or scalar code.
+//!
+//! # Determinism and precision
+//!
+//! No kernel uses fused multiply-add, and slice tails are computed in zero-padded lanes, so an
+//! input gives the same bits on every target and at every position of a buffer. The dense
+//! products that add rows (`logits`, `accumulate` and their batch forms), the sampler and the
+//! optimiser updates are bit-identical to their twins in [`reference`]; the reductions
+//! (`dot`, `sum`, `backprop_input`) use a fixed lane order and state a bound against the
+//! index-order twins; the activations state a bound in ULPs. Each kernel's `# Precision`
+//! section gives the figure.
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
