@@ -53,7 +53,7 @@ pub fn logits<const IN: usize, const OUT: usize>(
 /// # Cost
 ///
 /// `nnz(x) * OUT` additions (plus as many multiplications for non-binary rows); `w` is read
-/// once per batch from memory, in blocks of [`BLOCK`] rows that stay in cache across the rows.
+/// once per batch from memory, in blocks of 32 rows that stay in cache across the rows.
 pub fn logits_batch<const IN: usize, const OUT: usize>(
     w: &[[f32; OUT]; IN],
     b: &[f32; OUT],
@@ -115,7 +115,7 @@ pub fn backprop_input<const IN: usize, const OUT: usize>(
 /// # Cost
 ///
 /// `B * IN * OUT` multiplications and additions; `w` is read once per batch from memory, in
-/// blocks of [`BLOCK`] rows that stay in cache across the rows.
+/// blocks of 32 rows that stay in cache across the rows.
 pub fn backprop_input_batch<const IN: usize, const OUT: usize>(
     w: &[[f32; OUT]; IN],
     delta: &[[f32; OUT]],
@@ -156,12 +156,12 @@ pub fn accumulate<const IN: usize, const OUT: usize>(
 /// bit-identical to that and to [`crate::reference::accumulate_batch`].
 ///
 /// Each element of `gw` and `gb` receives the rows' contributions in row order; the rows are
-/// walked in groups of [`BLOCK`] whose deltas stay in cache while `gw` is swept.
+/// walked in groups of 32 whose deltas stay in cache while `gw` is swept.
 ///
 /// # Cost
 ///
 /// `(nnz(x) + B) * OUT` additions and up to `nnz(x) * OUT` multiplications; `gw` is read and
-/// written once per group of [`BLOCK`] rows.
+/// written once per group of 32 rows.
 pub fn accumulate_batch<const IN: usize, const OUT: usize>(
     x: &[[f32; IN]],
     delta: &[[f32; OUT]],

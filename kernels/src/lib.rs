@@ -1,4 +1,4 @@
-//! SIMD kernels for the `muprop` crate, each with a scalar twin in [`reference`].
+//! SIMD kernels for the `muprop` crate, each with a scalar twin in [`mod@reference`].
 //!
 //! The kernels cover what a training step of a stochastic binary network does: the dense
 //! products of a layer (logits, the transposed product, gradient accumulation), the
@@ -18,7 +18,7 @@
 //! No kernel uses fused multiply-add, and slice tails are computed in zero-padded lanes, so an
 //! input gives the same bits on every target and at every position of a buffer. The dense
 //! products that add rows (`logits`, `accumulate` and their batch forms), the sampler and the
-//! optimiser updates are bit-identical to their twins in [`reference`]; the reductions
+//! optimiser updates are bit-identical to their twins in [`mod@reference`]; the reductions
 //! (`dot`, `sum`, `backprop_input`) use a fixed lane order and state a bound against the
 //! index-order twins; the activations state a bound in ULPs. Each kernel's `# Precision`
 //! section gives the figure.
