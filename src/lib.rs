@@ -113,8 +113,8 @@ pub use eval::{negative_log_likelihood, normalized_weights, LogMeanExp, Replicas
 pub use exact::{exact_expectation, exact_gradient, exact_loss, MAX_EXACT_STATES};
 pub use linear::Linear;
 pub use network::{
-    Backward, BernoulliLayer, CategoricalLayer, LayerView, Layers, LayersTrace, Network, Sbn1,
-    Sbn2, Sbn3,
+    Backward, BernoulliLayer, CategoricalLayer, LayerView, Layers, LayersTrace, MeanVjp, Network,
+    Sbn1, Sbn2, Sbn3,
 };
 pub use nonlinear::{Activation, LeakyRelu, Nonlinear, NonlinearScratch, Tanh};
 pub use optim::{Adam, AdamState, Optimizer, Sgd, SgdState};

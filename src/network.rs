@@ -29,6 +29,9 @@ pub enum Backward {
     StraightThrough,
 }
 
+/// A unit kind's vector-Jacobian product of its means: `(logits, means, g, out)`.
+pub type MeanVjp = fn(&[f32], &[f32], &[f32], &mut [f32]);
+
 /// One stochastic layer's values for a chunk of rows, as flat row-major slices of `width`.
 pub struct LayerView<'a> {
     /// Units in the layer.
@@ -55,7 +58,7 @@ pub struct LayerView<'a> {
     /// The logit gradient an estimator writes, per row (the step scales it).
     pub delta: &'a mut [f32],
     /// The unit kind's [`Units::mean_vjp`].
-    pub vjp: fn(&[f32], &[f32], &[f32], &mut [f32]),
+    pub vjp: MeanVjp,
     /// The unit kind's [`Units::log_prob`].
     pub log_prob: fn(&[f32], &[f32]) -> f64,
 }
@@ -110,6 +113,7 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
     /// layer again, writing each row's loss into `f`; `x` is the network's input as in the
     /// sample pass that filled the trace. Layers before `l` and layer `l`'s logits
     /// and means are left as they are.
+    #[allow(clippy::too_many_arguments)]
     fn resample_after<const B: usize, S: Sampler + ?Sized>(
         &self,
         l: usize,
@@ -232,7 +236,7 @@ where
     fn init<Rn: Rng + ?Sized>(&mut self, rng: &mut Rn) {
         const {
             assert!(
-                H % U::CLASSES == 0,
+                H.is_multiple_of(U::CLASSES),
                 "a layer's width must be a multiple of its group"
             )
         };

@@ -60,7 +60,7 @@ impl Activation for LeakyRelu {
 /// A deterministic layer of `HID` units feeding the logits of `OUT` Bernoulli units.
 #[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
 #[repr(C)]
-pub struct Nonlinear<const IN: usize, const HID: usize, const OUT: usize, A: Activation> {
+pub struct Nonlinear<const IN: usize, const HID: usize, const OUT: usize, A> {
     /// The deterministic layer's linear map.
     pub hidden: Linear<IN, HID>,
     /// The map from the deterministic units to the logits.

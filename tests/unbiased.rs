@@ -14,7 +14,7 @@ use common::{estimate_moments, exact, network, two_sided_quantile, worst, z_scor
 use muprop::{
     Arm, Bernoulli, BernoulliLayer, BernoulliOutput, CategoricalLayer, DisArm, Estimator, Layers,
     LeakyRelu, LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nonlinear, Nvil,
-    Reinforce, Sbn1, Sbn2, Sbn3, StraightThrough, Tanh, Tensors, Zeroable,
+    Reinforce, Sbn1, Sbn2, Sbn3, StraightThrough, Tanh, Zeroable,
 };
 
 const DRAWS: usize = 100_000;

@@ -107,10 +107,15 @@ impl<const IN: usize, const HID: usize, const B: usize> Estimator for Nvil<IN, H
         // Centred residual e = f - b - c: the signal, the baseline's objective e^2, and the
         // moments of f - b = e + c.
         let scale = self.signal_scale();
-        for r in 0..x.len() {
-            let e = f[r] - self.scratch.values[r][0] - self.center;
-            self.signal[r] = e * scale;
-            self.scratch.dvalues[r][0] = -2.0 * e;
+        let s = &mut self.scratch;
+        let rows = f
+            .iter()
+            .zip(&s.values)
+            .zip(s.dvalues.iter_mut().zip(&mut self.signal));
+        for ((fr, b), (db, signal)) in rows.take(x.len()) {
+            let e = fr - b[0] - self.center;
+            *signal = e * scale;
+            db[0] = -2.0 * e;
             self.sum += f64::from(e);
             self.sum_sq += f64::from(e) * f64::from(e);
         }
