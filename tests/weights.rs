@@ -1,9 +1,11 @@
 //! The weights file: bit-exact round trips, one typed error per malformation (with the target
 //! left unchanged), the generated Rust source, and a no-panic proptest over corrupted files.
 
+#[cfg(feature = "std")]
+use muprop::weights_rust_source;
 use muprop::{
-    crc32, encoded_len, load_flat, read_weights, weights_rust_source, write_weights, Network, Sbn1,
-    Sbn2, Tensors, WeightsError, Zeroable, WEIGHTS_MAGIC, WEIGHTS_VERSION,
+    crc32, encoded_len, load_flat, read_weights, write_weights, Network, Sbn1, Sbn2, Tensors,
+    WeightsError, Zeroable, WEIGHTS_MAGIC, WEIGHTS_VERSION,
 };
 use proptest::prelude::*;
 use rand_core::SeedableRng;
@@ -289,6 +291,7 @@ fn load_flat_checks_shape_length_and_values() {
     );
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn generated_source_holds_every_bit_pattern() {
     let mut net = random_net(13);
