@@ -156,6 +156,42 @@ fn results_csv(setup: &Setup, context: &Context, outcomes: &[Outcome]) -> String
     s
 }
 
+/// Line colours, one per estimator in order (the Tableau 10 palette).
+const COLORS: [RGBColor; 10] = [
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+    RGBColor(188, 189, 34),
+    RGBColor(0, 0, 0),
+];
+
+/// Row `row` of the legend: a short line in `style`, then `label`.
+fn legend_entry<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    row: usize,
+    label: &str,
+    style: ShapeStyle,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let y = 56 + 22 * row as i32;
+    area.draw(&PathElement::new([(8, y), (36, y)], style))
+        .map_err(|e| e.to_string())?;
+    area.draw(&Text::new(
+        label.to_string(),
+        (44, y - 7),
+        ("sans-serif", 14),
+    ))
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// `value` as one CSV field: quoted when it holds a comma, a quote or a line break.
 fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
@@ -184,7 +220,8 @@ fn plot_curves(
     let x_max = setup.steps as f64;
     let untrained = outcomes.first().map_or(f64::NAN, |o| o.untrained_nll);
 
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    // The chart on the left, the legend (final test NLL per line) on the right.
+    let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let caption = format!(
         "{}, {}, {} (untrained: {untrained:.2})",
@@ -192,8 +229,9 @@ fn plot_curves(
         context.get("arch"),
         context.get("binarization")
     );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(caption, ("sans-serif", 18))
+    let root = root.titled(&caption, ("sans-serif", 18))?;
+    let (plot, legend) = root.split_horizontally(780);
+    let mut chart = ChartBuilder::on(&plot)
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -207,27 +245,23 @@ fn plot_curves(
         .draw()?;
 
     let baseline = context.baseline;
-    chart
-        .draw_series(LineSeries::new(
-            [(0.0, baseline), (x_max, baseline)],
-            BLACK.mix(0.4).stroke_width(2),
-        ))?
-        .label(format!("independent pixels {baseline:.2}"))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.4)));
+    let grey = BLACK.mix(0.6).stroke_width(2);
+    chart.draw_series(DashedLineSeries::new(
+        [(0.0, baseline), (x_max, baseline)],
+        8,
+        6,
+        grey,
+    ))?;
+    legend_entry(&legend, 0, &format!("independent {baseline:.2}"), grey)?;
     for (k, o) in outcomes.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
+        let style = COLORS[k % COLORS.len()].stroke_width(2);
         let points = o.curve.iter().skip(1).map(|p| (p.step as f64, p.test_nll));
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(format!("{} {:.2}", o.estimator.name(), o.final_nll))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(LineSeries::new(points, style))?;
+        let label = format!("{} {:.2}", o.estimator.name(), o.final_nll);
+        legend_entry(&legend, k + 1, &label, style)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    let note = format!("final test NLL, M = {}", setup.samples);
+    legend.draw(&Text::new(note, (8, 24), ("sans-serif", 13)))?;
     root.present()?;
     Ok(())
 }
