@@ -1,0 +1,415 @@
+//! Density modelling with a variational sigmoid belief network, the paper's second experiment.
+//!
+//! ```text
+//! cargo run --release --example vsbn
+//! cargo run --release --example vsbn -- --compare
+//! cargo run --release --example vsbn -- --data ../shared/data/mnist --layers 2
+//! ```
+//!
+//! An encoder `q(h | x)` of Bernoulli layers and a decoder `p(x, h)` with a learned prior are
+//! trained on the evidence lower bound: the chosen estimator (MuProp by default) gives the
+//! encoder's gradient, the decoder gets the exact pathwise gradient. On the built-in digits
+//! (64 pixels, threshold 0.5) the models are `Vsbn1<64, 32>` and `Vsbn2<64, 32, 32>`; with
+//! `--data` on MNIST (784 pixels, one fixed Bernoulli draw with seed 0 by default) they are
+//! `Vsbn1<784, 200>` and `Vsbn2<784, 200, 200>`, the paper's linear models. Reports the test
+//! ELBO (one sample per image, averaged) and the `k`-sample importance-weighted bound
+//! (`--k`, 100 by default), both in nats per image, at checkpoints and at the end; writes
+//! `vsbn-curve.csv` and `vsbn.svg` into `--out` (default `target/muprop-vsbn/`). The default
+//! run takes about 10 seconds; `--compare` trains every estimator with the same seeds (about a
+//! minute for two layers).
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use muprop::data::{load_digits, load_mnist, Binarization};
+use muprop::{
+    boxed_zeroed, negative_log_likelihood, train_step, Adam, AdamState, Arm, DisArm, Estimator,
+    LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil, Reinforce, Replicas,
+    StraightThrough, Vsbn1, Vsbn2, Workspace,
+};
+use plotters::prelude::*;
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// Rows per chunk of a minibatch, and of the bound's samples.
+const B: usize = 100;
+
+#[derive(Parser, Debug)]
+#[command(about = "Train a variational sigmoid belief network on the ELBO")]
+struct Args {
+    /// Gradient estimator for the encoder.
+    #[arg(long, value_enum, default_value_t = Kind::Muprop)]
+    estimator: Kind,
+    /// Train every estimator with the same seeds and budget.
+    #[arg(long)]
+    compare: bool,
+    /// Stochastic layers: 1 or 2.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    layers: u8,
+    /// Training steps.
+    #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    batch: u64,
+    /// Learning rate (Adam).
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f32,
+    /// Seed of initialisation, minibatches and samples.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Samples of the importance-weighted bound.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    k: u64,
+    /// Test images evaluated (all by default for digits, 1000 for MNIST).
+    #[arg(long)]
+    eval_examples: Option<usize>,
+    /// Checkpoints on the learning curve.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoints: u64,
+    /// MNIST-format IDX directory instead of the built-in digits.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Seed of the fixed Bernoulli binarization of `--data` (the digits use threshold 0.5).
+    #[arg(long, default_value_t = 0)]
+    binarize_seed: u64,
+    /// Output directory.
+    #[arg(long, default_value = "target/muprop-vsbn")]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    Muprop,
+    MupropRollout,
+    MupropLearned,
+    Reinforce,
+    ReinforceBaseline,
+    Nvil,
+    LeaveOneOut,
+    Arm,
+    Disarm,
+    StraightThrough,
+}
+
+const ALL: [Kind; 10] = [
+    Kind::Muprop,
+    Kind::MupropRollout,
+    Kind::MupropLearned,
+    Kind::Reinforce,
+    Kind::ReinforceBaseline,
+    Kind::Nvil,
+    Kind::LeaveOneOut,
+    Kind::Arm,
+    Kind::Disarm,
+    Kind::StraightThrough,
+];
+
+/// One checkpoint of a run.
+struct Point {
+    step: u64,
+    elbo: f64,
+    bound: f64,
+}
+
+/// A finished run.
+struct Run {
+    kind: Kind,
+    curve: Vec<Point>,
+    seconds: f64,
+}
+
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+    Adam::new(args.lr)?;
+    let runs = match (&args.data, args.layers) {
+        (None, 1) => experiment::<Vsbn1<64, 32>, 64>(args)?,
+        (None, _) => experiment::<Vsbn2<64, 32, 32>, 64>(args)?,
+        (Some(_), 1) => experiment::<Vsbn1<784, 200>, 784>(args)?,
+        (Some(_), _) => experiment::<Vsbn2<784, 200, 200>, 784>(args)?,
+    };
+    report(args, &runs)
+}
+
+/// Loads the images of width `X` (binarized) as train and test rows.
+fn load<const X: usize>(
+    args: &Args,
+) -> Result<(Vec<[f32; X]>, Vec<[f32; X]>, String), Box<dyn Error>> {
+    let (set, scheme) = match &args.data {
+        None => (load_digits()?, Binarization::Threshold(0.5)),
+        Some(dir) => (
+            load_mnist(dir)?,
+            Binarization::FixedDraw {
+                seed: args.binarize_seed,
+            },
+        ),
+    };
+    let set = set.binarized(scheme, 0)?;
+    let train = set.train().rows::<X>()?.to_vec();
+    let test = set.test().rows::<X>()?.to_vec();
+    Ok((train, test, format!("{} ({scheme})", set.name())))
+}
+
+fn experiment<N, const X: usize>(args: &Args) -> Result<Vec<Run>, Box<dyn Error>>
+where
+    N: Network<X, 0>,
+{
+    let (train, test, name) = load::<X>(args)?;
+    let default_eval = if args.data.is_some() {
+        1000
+    } else {
+        test.len()
+    };
+    let test = &test[..args
+        .eval_examples
+        .unwrap_or(default_eval)
+        .min(test.len())
+        .max(1)];
+    println!(
+        "{name}: {} training and {} test images; {} latent layer(s); batch {}, lr {}, {} steps, k = {}",
+        train.len(),
+        test.len(),
+        args.layers,
+        args.batch,
+        args.lr,
+        args.steps,
+        args.k
+    );
+    let kinds: Vec<Kind> = if args.compare {
+        ALL.to_vec()
+    } else {
+        vec![args.estimator]
+    };
+    let mut runs = Vec::new();
+    for kind in kinds {
+        let started = Instant::now();
+        let curve = match kind {
+            Kind::Muprop => train_with::<N, _, X>(args, &train, test, kind, MuProp::new())?,
+            Kind::MupropRollout => train_with::<N, _, X>(args, &train, test, kind, MuPropRollout)?,
+            Kind::MupropLearned => {
+                let mut e = boxed_zeroed::<LearnedMuProp<X, 100, 2, B>>();
+                e.reset(
+                    10.0 * args.lr,
+                    &mut Xoshiro256PlusPlus::seed_from_u64(args.seed ^ 7),
+                )?;
+                train_with::<N, _, X>(args, &train, test, kind, *e)?
+            }
+            Kind::Reinforce => train_with::<N, _, X>(args, &train, test, kind, Reinforce::new())?,
+            Kind::ReinforceBaseline => train_with::<N, _, X>(
+                args,
+                &train,
+                test,
+                kind,
+                Reinforce::with_moving_average(0.9)?,
+            )?,
+            Kind::Nvil => {
+                let mut e = boxed_zeroed::<Nvil<X, 100, B>>();
+                e.reset(
+                    args.lr,
+                    0.8,
+                    true,
+                    &mut Xoshiro256PlusPlus::seed_from_u64(args.seed ^ 7),
+                )?;
+                train_with::<N, _, X>(args, &train, test, kind, *e)?
+            }
+            Kind::LeaveOneOut => train_with::<N, _, X>(args, &train, test, kind, LeaveOneOut)?,
+            Kind::Arm => train_with::<N, _, X>(args, &train, test, kind, Arm)?,
+            Kind::Disarm => train_with::<N, _, X>(args, &train, test, kind, DisArm)?,
+            Kind::StraightThrough => {
+                train_with::<N, _, X>(args, &train, test, kind, StraightThrough)?
+            }
+        };
+        runs.push(Run {
+            kind,
+            curve,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(runs)
+}
+
+/// Trains one model with `est` and returns its learning curve.
+fn train_with<N, E, const X: usize>(
+    args: &Args,
+    train: &[[f32; X]],
+    test: &[[f32; X]],
+    kind: Kind,
+    mut est: E,
+) -> Result<Vec<Point>, Box<dyn Error>>
+where
+    N: Network<X, 0>,
+    E: Estimator,
+{
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+    let mut net = boxed_zeroed::<N>();
+    net.init(&mut rng);
+    let mut grad = boxed_zeroed::<N>();
+    let mut state = boxed_zeroed::<AdamState<N>>();
+    let mut ws = boxed_zeroed::<Workspace<N::Trace<B>, B>>();
+    let adam = Adam::new(args.lr)?;
+    let targets = vec![[0.0f32; 0]; args.batch as usize];
+    let mut batch = vec![[0.0f32; X]; args.batch as usize];
+
+    let bar = ProgressBar::new(args.steps);
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {msg} ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(format!("{kind:?}"));
+    let every = (args.steps / args.checkpoints).max(1);
+    let mut curve = vec![evaluate(&*net, test, args.k, &mut ws, &mut rng)?];
+    let mut running = f64::NAN;
+    for step in 1..=args.steps {
+        for row in batch.iter_mut() {
+            *row = train[(rng.next_u32() as usize) % train.len()];
+        }
+        let s = train_step(
+            &mut *net,
+            &adam,
+            &mut *state,
+            &mut est,
+            &batch,
+            &targets,
+            &mut *ws,
+            &mut *grad,
+            &mut rng,
+        )?;
+        if s.applied() {
+            running = if running.is_nan() {
+                f64::from(s.loss)
+            } else {
+                0.99 * running + 0.01 * f64::from(s.loss)
+            };
+        }
+        if step % 100 == 0 {
+            bar.set_position(step);
+            bar.set_message(format!("train ELBO {:.2}", -running));
+        }
+        if step % every == 0 || step == args.steps {
+            let mut p = evaluate(&*net, test, args.k, &mut ws, &mut rng)?;
+            p.step = step;
+            curve.push(p);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(curve)
+}
+
+/// Test ELBO (one sample per image) and the k-sample bound, averaged over `test`.
+fn evaluate<N: Network<X, 0>, const X: usize>(
+    net: &N,
+    test: &[[f32; X]],
+    k: u64,
+    ws: &mut Workspace<N::Trace<B>, B>,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<Point, Box<dyn Error>> {
+    let mut replicas = boxed_zeroed::<Replicas<X, 0, B>>();
+    let (mut elbo, mut bound) = (0.0, 0.0);
+    for x in test {
+        elbo -= negative_log_likelihood(net, x, &[], 1, &mut replicas, ws, rng)?;
+        bound -= negative_log_likelihood(net, x, &[], k as usize, &mut replicas, ws, rng)?;
+    }
+    let n = test.len() as f64;
+    Ok(Point {
+        step: 0,
+        elbo: elbo / n,
+        bound: bound / n,
+    })
+}
+
+fn report(args: &Args, runs: &[Run]) -> Result<(), Box<dyn Error>> {
+    println!(
+        "\n{:<18} {:>8} {:>12} {:>14} {:>10}",
+        "estimator",
+        "steps",
+        "test ELBO",
+        format!("{}-sample bound", args.k),
+        "seconds"
+    );
+    let mut csv = String::from("estimator,step,test_elbo,test_bound\n");
+    for r in runs {
+        if let Some(last) = r.curve.last() {
+            println!(
+                "{:<18} {:>8} {:>12.3} {:>14.3} {:>10.1}",
+                format!("{:?}", r.kind),
+                last.step,
+                last.elbo,
+                last.bound,
+                r.seconds
+            );
+        }
+        for p in &r.curve {
+            let _ = writeln!(csv, "{:?},{},{},{}", r.kind, p.step, p.elbo, p.bound);
+        }
+    }
+    fs::create_dir_all(&args.out)?;
+    let csv_path = args.out.join("vsbn-curve.csv");
+    fs::write(&csv_path, csv)?;
+    let svg_path = args.out.join("vsbn.svg");
+    plot(runs, &svg_path)?;
+    println!("\nwrote {} and {}", csv_path.display(), svg_path.display());
+    Ok(())
+}
+
+/// Test ELBO against steps, one line per estimator.
+fn plot(runs: &[Run], path: &PathBuf) -> Result<(), Box<dyn Error>> {
+    let points = runs.iter().flat_map(|r| r.curve.iter());
+    let (lo, hi) = points.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.elbo), hi.max(p.elbo))
+    });
+    let max_step = runs
+        .iter()
+        .flat_map(|r| r.curve.last())
+        .map(|p| p.step)
+        .max()
+        .unwrap_or(1);
+    let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Variational SBN: test ELBO (nats per image)",
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0..max_step, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("training steps")
+        .y_desc("test ELBO")
+        .draw()?;
+    for (i, r) in runs.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                r.curve.iter().map(|p| (p.step, p.elbo)),
+                color.stroke_width(2),
+            ))?
+            .label(format!("{:?}", r.kind))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
