@@ -98,6 +98,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let corpus = Corpus::new(intensities, scheme, eval_examples)?;
     let context = context(args, &setup, &corpus, arch);
     println!("data:          {}", context.get("data_describe"));
+    println!("binarization:  {}", corpus.scheme());
     println!("network:       {} Bernoulli units, Adam", arch.describe());
     println!(
         "training:      {} steps of {} examples, lr {}, seed {}",
