@@ -95,6 +95,8 @@ mod network;
 mod nonlinear;
 pub mod optim;
 mod output;
+#[cfg(feature = "parallel")]
+pub mod parallel;
 mod sampler;
 mod stage;
 mod tensors;

@@ -64,7 +64,7 @@ pub struct LearnedMuProp<const IN: usize, const HID: usize, const L: usize, cons
     /// Their Adam state.
     pub state: AdamState<MuPropControl<IN, HID, L>>,
     lr: f32,
-    rows: u32,
+    pub(crate) rows: u32,
     scratch: BaselineScratch<HID, L, B>,
 }
 

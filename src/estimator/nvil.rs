@@ -38,11 +38,11 @@ pub struct Nvil<const IN: usize, const HID: usize, const B: usize> {
     lr: f32,
     scratch: BaselineScratch<HID, 1, B>,
     signal: [f32; B],
-    rows: u32,
-    sum: f64,
-    sum_sq: f64,
+    pub(crate) rows: u32,
+    pub(crate) sum: f64,
+    pub(crate) sum_sq: f64,
     decay: f32,
-    normalize: u32,
+    pub(crate) normalize: u32,
     started: u32,
 }
 
