@@ -73,7 +73,7 @@
 //!
 //! # Minimum Rust version
 //!
-//! Rust 1.88.
+//! Rust 1.89 (the minimum of `wide`).
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
