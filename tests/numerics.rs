@@ -26,7 +26,10 @@ fn bernoulli_log_probability_cases() {
     for (l, t, expected) in cases {
         let got = Bernoulli::log_prob(&[l], &[t]);
         let tol = 1e-6 * expected.abs().max(1e-30);
-        assert!((got - expected).abs() <= tol, "logit {l}, sample {t}: {got} vs {expected}");
+        assert!(
+            (got - expected).abs() <= tol,
+            "logit {l}, sample {t}: {got} vs {expected}"
+        );
         assert!(got.is_finite());
     }
 }
@@ -50,7 +53,10 @@ fn output_loss_cases() {
     let mut ws = Ws::zeroed();
     for (o, y, expected, tol) in cases {
         let got = exact_loss(&output_only(o), &[[1.0]], &[[y]], &mut ws).unwrap();
-        assert!((got - expected).abs() <= tol, "o {o}, y {y}: loss {got}, expected {expected}");
+        assert!(
+            (got - expected).abs() <= tol,
+            "o {o}, y {y}: loss {got}, expected {expected}"
+        );
     }
 }
 
@@ -62,7 +68,10 @@ fn output_loss_gradient_saturates_at_one() {
         let mut grad = One::zeroed();
         exact_gradient(&output_only(o), &[[1.0]], &[[y]], &mut ws, &mut grad).unwrap();
         let got = grad.rest.linear.b[0];
-        assert!((got - expected).abs() < 1e-6, "o {o}, y {y}: gradient {got}");
+        assert!(
+            (got - expected).abs() < 1e-6,
+            "o {o}, y {y}: gradient {got}"
+        );
     }
 }
 
@@ -76,6 +85,9 @@ fn mean_vjp_uses_the_accurate_sigmoid_derivative() {
     let mut out = [0.0f32; 4];
     Bernoulli::mean_vjp(&a, &mu, &[1.0; 4], &mut out);
     for ((got, want), x) in out.iter().zip(expected).zip(a) {
-        assert!((got - want).abs() <= 1e-5 * want, "sigmoid'({x}) = {got}, expected {want}");
+        assert!(
+            (got - want).abs() <= 1e-5 * want,
+            "sigmoid'({x}) = {got}, expected {want}"
+        );
     }
 }
