@@ -33,6 +33,7 @@ mod report;
 
 use std::error::Error;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::Parser;
 use muprop::data::{load_digits, load_mnist};
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
 
 /// The experiment: check the settings, load the data, train, report.
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+    let started = Instant::now();
     let setup = Setup {
         seed: args.seed,
         steps: args.steps(),
@@ -153,6 +155,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     for path in report::write_files(&args.out, stem, &setup, &context, &outcomes)? {
         println!("wrote {}", path.display());
     }
+    println!(
+        "total wall time {:.1} s (training, evaluation and files)",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
