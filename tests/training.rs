@@ -5,9 +5,9 @@ mod common;
 
 use common::{flat, network, rng};
 use muprop::{
-    train_step, Adam, AdamState, Bernoulli, Error, Estimator, LayerView, MuProp, Network,
-    Optimizer, Refusal, Reinforce, Sbn2, Sgd, SgdState, StepStatus, Tensors, Units, Workspace,
-    WorkspaceFor, Zeroable,
+    negative_log_likelihood, train_step, Adam, AdamState, Bernoulli, Error, Estimator, LayerView,
+    LearnedMuProp, MuProp, Network, Nvil, Optimizer, Refusal, Reinforce, Replicas, Sbn2, Sgd,
+    SgdState, StepStatus, Tensors, Units, Workspace, WorkspaceFor, Zeroable,
 };
 
 type Net = Sbn2<6, 5, 4, 3>;
@@ -246,6 +246,49 @@ fn hyperparameters_are_validated() {
     assert!(
         Reinforce::with_constant(f32::INFINITY).is_err(),
         "infinite baseline"
+    );
+
+    let mut r = rng(0);
+    let mut nvil = Nvil::<6, 4, 4>::zeroed();
+    assert!(
+        nvil.reset(f32::NAN, 0.8, true, &mut r).is_err(),
+        "NVIL lr NaN"
+    );
+    assert!(nvil.reset(0.0, 0.8, true, &mut r).is_err(), "NVIL lr 0");
+    assert!(nvil.reset(1e-3, 1.0, true, &mut r).is_err(), "NVIL decay 1");
+    assert!(
+        nvil.reset(1e-3, -0.2, true, &mut r).is_err(),
+        "NVIL decay < 0"
+    );
+    assert!(nvil.reset(1e-3, 0.8, true, &mut r).is_ok());
+    let mut learned = LearnedMuProp::<6, 4, 2, 4>::zeroed();
+    assert!(
+        learned.reset(f32::INFINITY, &mut r).is_err(),
+        "learned MuProp lr inf"
+    );
+    assert!(
+        learned.reset(-1e-3, &mut r).is_err(),
+        "learned MuProp lr < 0"
+    );
+    assert!(learned.reset(1e-3, &mut r).is_ok());
+}
+
+#[test]
+fn zero_evaluation_samples_are_rejected() {
+    let net: Net = network(3, 1.0);
+    let mut replicas = Replicas::<6, 3, 4>::zeroed();
+    let mut ws = Ws::new();
+    let (x, y) = batch();
+    let got = negative_log_likelihood(&net, &x[0], &y[0], 0, &mut replicas, &mut ws, &mut rng(0));
+    assert!(
+        matches!(
+            got,
+            Err(Error::InvalidCount {
+                name: "samples",
+                ..
+            })
+        ),
+        "{got:?}"
     );
 }
 
