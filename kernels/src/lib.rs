@@ -32,6 +32,7 @@ extern crate std;
 mod activation;
 mod dense;
 mod lanes;
+pub mod probe;
 mod reduce;
 pub mod reference;
 mod sampling;
