@@ -103,7 +103,7 @@ where
     let secs = common::report(&label, flop, &mut f);
     println!("{label}: {:.0} examples/s", B as f64 / secs);
     g.throughput(Throughput::Elements(B as u64));
-    g.bench_function(format!("{name} batch {B}"), |b| b.iter(&mut f));
+    g.bench_function(&label, |b| b.iter(&mut f));
     secs
 }
 

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Options: `--batch N` (1 or more), `--seconds S`, `--threads T` (2 or more uses
-//! `muprop::parallel` with chunks of 50 rows; 1 runs the sequential `train_step`),
+//! `muprop::parallel` with chunks of 25 rows; 1 runs the sequential `train_step`),
 //! `--mnist DIR` (default `../shared/data/mnist`).
 
 use std::path::PathBuf;
@@ -136,7 +136,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (steps, secs, loss) = match (a.batch, a.threads) {
         (1, _) => run::<1>(&a, inputs, targets)?,
         (_, 1) => run::<100>(&a, inputs, targets)?,
-        _ => run::<50>(&a, inputs, targets)?,
+        _ => run::<25>(&a, inputs, targets)?,
     };
     println!(
         "{{\"impl\": \"muprop\", \"estimator\": \"learned MuProp\", \"net\": \"392-200-392\", \"batch_size\": {}, \"threads\": {}, \"lanes\": {}, \"timed_steps\": {steps}, \"wall_s\": {secs:.3}, \"examples_per_s\": {:.1}, \"train_loss_last100\": {loss:.3}}}",

@@ -5,7 +5,9 @@
 //! caller's generator gives each chunk a 32-byte seed, in chunk order, before any thread starts;
 //! chunk `c` then draws its rows' words from its own `Xoshiro256PlusPlus` seeded with it. Each
 //! chunk is estimated by its own copy of the estimator ([`Fork::fork_from`]) into its own
-//! gradient buffer and workspace, on whichever thread; after the threads join, the chunk
+//! gradient buffer and workspace, on whichever thread claims it next (threads take chunks
+//! from a shared queue, so a thread slowed by other work on its core holds the step back by
+//! one chunk at most; smaller chunks balance better); after the threads join, the chunk
 //! gradients are summed into the caller's gradient in chunk order, and the estimators'
 //! per-step accumulators ([`Fork::merge`]) likewise. Nothing a thread computes depends on
 //! which thread computes it or on what other chunks it computes, so the gradient, the loss,
@@ -39,6 +41,7 @@
 //! the standard library's thread spawn allocates a little per extra thread and step.
 
 use std::boxed::Box;
+use std::sync::Mutex;
 use std::vec::Vec;
 
 use rand_core::{Rng, SeedableRng};
@@ -215,23 +218,35 @@ where
         }
         grad.fill_zero();
 
-        // Contiguous runs of chunks per thread; chunk 0 (first of the calling thread's run)
-        // adds into the caller's gradient.
-        let per_thread = chunks.div_ceil(self.threads.min(chunks));
+        // Threads take the next unclaimed chunk until none is left, so a thread slowed by other
+        // work on its core delays the step by one chunk at most; chunk 0 adds into the
+        // caller's gradient.
         let scale = 1.0 / x.len() as f32;
-        let main: &E = estimator;
-        std::thread::scope(|scope| {
-            let mut runs = slots
-                .chunks_mut(per_thread)
-                .zip(x.chunks(per_thread * B).zip(y.chunks(per_thread * B)));
-            let first = runs.next();
-            for (run, (xs, ys)) in runs {
-                scope.spawn(move || estimate_run(net, main, run, xs, ys, None, scale));
-            }
-            if let Some((run, (xs, ys))) = first {
-                estimate_run(net, main, run, xs, ys, Some(&mut *grad), scale);
-            }
-        });
+        let threads = self.threads.min(chunks);
+        {
+            let main: &E = estimator;
+            let first = core::iter::once(Some(&mut *grad)).chain(core::iter::repeat_with(|| None));
+            let queue = Mutex::new(
+                slots
+                    .iter_mut()
+                    .zip(x.chunks(B).zip(y.chunks(B)))
+                    .zip(first),
+            );
+            let queue = &queue;
+            let work = move || loop {
+                let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                let Some(((slot, (xs, ys)), g)) = next else {
+                    return;
+                };
+                estimate_chunk(net, main, slot, xs, ys, g, scale);
+            };
+            std::thread::scope(|scope| {
+                for _ in 1..threads {
+                    scope.spawn(work);
+                }
+                work();
+            });
+        }
 
         // Reduce in chunk order.
         let mut loss_sum = 0.0f64;
@@ -246,35 +261,32 @@ where
     }
 }
 
-/// Estimates a run of consecutive chunks, each from its own seed into its own buffers; the
-/// run's first chunk adds into `first_grad` when given.
-fn estimate_run<N, E, const IN: usize, const Y: usize, const B: usize>(
+/// Estimates one chunk from its own seed into its own buffers (into `caller_grad` if given).
+fn estimate_chunk<N, E, const IN: usize, const Y: usize, const B: usize>(
     net: &N,
     main: &E,
-    run: &mut [Slot<N, E, IN, Y, B>],
+    slot: &mut Slot<N, E, IN, Y, B>,
     x: &[[f32; IN]],
     y: &[[f32; Y]],
-    mut first_grad: Option<&mut N>,
+    caller_grad: Option<&mut N>,
     scale: f32,
 ) where
     N: Network<IN, Y>,
     E: Fork,
 {
-    for (slot, (xs, ys)) in run.iter_mut().zip(x.chunks(B).zip(y.chunks(B))) {
-        let mut rng = Xoshiro256PlusPlus::from_seed(slot.seed);
-        slot.estimator.fork_from(main);
-        let grad = match first_grad.take() {
-            Some(g) => g,
-            None => {
-                slot.grad.fill_zero();
-                &mut *slot.grad
-            }
-        };
-        slot.estimator
-            .estimate_chunk(net, xs, ys, &mut slot.ws, grad, scale, &mut rng);
-        let n = xs.len().min(B);
-        slot.loss = slot.ws.f[..n].iter().map(|&v| f64::from(v)).sum();
-    }
+    let mut rng = Xoshiro256PlusPlus::from_seed(slot.seed);
+    slot.estimator.fork_from(main);
+    let grad = match caller_grad {
+        Some(g) => g,
+        None => {
+            slot.grad.fill_zero();
+            &mut *slot.grad
+        }
+    };
+    slot.estimator
+        .estimate_chunk(net, x, y, &mut slot.ws, grad, scale, &mut rng);
+    let n = x.len().min(B);
+    slot.loss = slot.ws.f[..n].iter().map(|&v| f64::from(v)).sum();
 }
 
 fn check_batch(inputs: usize, targets: usize) -> Result<(), Error> {
