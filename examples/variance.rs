@@ -155,9 +155,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     for step in 0..1000 {
         let at = (step * ROWS) % (x.len() - ROWS);
         let (xs, ys) = (&x[at..at + ROWS], &y[at..at + ROWS]);
-        warm_up(&*net, &mut *nvil, xs, ys, &mut ws, &mut grad, &mut rng)?;
-        warm_up(&*net, &mut *learned, xs, ys, &mut ws, &mut grad, &mut rng)?;
-        warm_up(&*net, &mut average, xs, ys, &mut ws, &mut grad, &mut rng)?;
+        warm_up(&net, &mut *nvil, xs, ys, &mut ws, &mut grad, &mut rng)?;
+        warm_up(&net, &mut *learned, xs, ys, &mut ws, &mut grad, &mut rng)?;
+        warm_up(&net, &mut average, xs, ys, &mut ws, &mut grad, &mut rng)?;
     }
 
     // The draws.

@@ -146,10 +146,15 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     report(args, &runs)
 }
 
+/// The binarized images of width `X` and a description of the data set and binarization.
+struct Images<const X: usize> {
+    train: Vec<[f32; X]>,
+    test: Vec<[f32; X]>,
+    name: String,
+}
+
 /// Loads the images of width `X` (binarized) as train and test rows.
-fn load<const X: usize>(
-    args: &Args,
-) -> Result<(Vec<[f32; X]>, Vec<[f32; X]>, String), Box<dyn Error>> {
+fn load<const X: usize>(args: &Args) -> Result<Images<X>, Box<dyn Error>> {
     let (set, scheme) = match &args.data {
         None => (load_digits()?, Binarization::Threshold(0.5)),
         Some(dir) => (
@@ -160,16 +165,18 @@ fn load<const X: usize>(
         ),
     };
     let set = set.binarized(scheme, 0)?;
-    let train = set.train().rows::<X>()?.to_vec();
-    let test = set.test().rows::<X>()?.to_vec();
-    Ok((train, test, format!("{} ({scheme})", set.name())))
+    Ok(Images {
+        train: set.train().rows::<X>()?.to_vec(),
+        test: set.test().rows::<X>()?.to_vec(),
+        name: format!("{} ({scheme})", set.name()),
+    })
 }
 
 fn experiment<N, const X: usize>(args: &Args) -> Result<Vec<Run>, Box<dyn Error>>
 where
     N: Network<X, 0>,
 {
-    let (train, test, name) = load::<X>(args)?;
+    let Images { train, test, name } = load::<X>(args)?;
     let default_eval = if args.data.is_some() {
         1000
     } else {
