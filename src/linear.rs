@@ -44,7 +44,8 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     ///
     /// # Cost
     ///
-    /// At most `IN * OUT` multiply-adds per row; rows of `w` whose input is zero are skipped.
+    /// At most `IN * OUT` multiply-adds per row; rows of `w` whose input is zero (or subnormal)
+    /// are skipped.
     #[inline]
     pub fn forward(&self, x: &[[f32; IN]], a: &mut [[f32; OUT]]) {
         muprop_kernels::logits_batch(&self.w, &self.b, x, a);

@@ -31,7 +31,7 @@ const _: () = assert!(BLOCK <= u8::MAX as usize + 1);
 
 /// Logits of a dense layer for one example: `a[o] = b[o] + sum_i x[i] * w[i][o]`.
 ///
-/// The sum runs over `i` in increasing order and skips `x[i] == 0.0`; bit-identical to
+/// The sum runs over `i` in increasing order and skips inputs below the normal range (`|x[i]| < f32::MIN_POSITIVE`: zeros and subnormals); bit-identical to
 /// [`crate::reference::logits`].
 ///
 /// # Cost
@@ -211,8 +211,9 @@ impl Selection {
                 *i = k as u8;
                 *v = c;
             }
-            s.len += usize::from(c != 0.0);
-            s.ones &= c == 0.0 || c == 1.0;
+            let skipped = c.abs() < f32::MIN_POSITIVE;
+            s.len += usize::from(!skipped);
+            s.ones &= skipped || c == 1.0;
         }
         s
     }

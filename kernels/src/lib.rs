@@ -8,7 +8,8 @@
 //!
 //! Weight matrices are stored input-major: `w: [[f32; OUT]; IN]`, so `w[i]` holds the weights
 //! leaving input `i`. The logits of a layer are then a sum of rows selected by the input, which
-//! for binary inputs (samples) needs no multiplications at all, and zero inputs are skipped.
+//! for binary inputs (samples) needs no multiplications at all; zero and subnormal inputs are
+//! skipped.
 //!
 //! Lane width is chosen once, in a private module; the portable default is 8 lanes of `f32`
 //! through `wide::f32x8`, which `wide` maps to AVX, SSE2, NEON, or scalar code.
@@ -23,12 +24,16 @@
 //! index-order twins; the activations state a bound in ULPs. Each kernel's `# Precision`
 //! section gives the figure.
 #![no_std]
+// The SIMD modules go unused when the crate root serves the scalar twins.
+#![cfg_attr(muprop_scalar_kernels, allow(dead_code))]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(test)]
 extern crate std;
 
+// Built with `--cfg muprop_scalar_kernels`, the crate-root kernels are the scalar twins, so a
+// whole training run can be compared with the SIMD build (see the crate docs).
 mod activation;
 mod dense;
 mod lanes;
@@ -39,11 +44,23 @@ mod sampling;
 pub mod scalar;
 mod update;
 
+#[cfg(not(muprop_scalar_kernels))]
 pub use activation::{exp, leaky_relu, log_sigmoid, sigmoid, sigmoid_grad, softplus, tanh};
+#[cfg(not(muprop_scalar_kernels))]
 pub use dense::{
     accumulate, accumulate_batch, backprop_input, backprop_input_batch, logits, logits_batch,
 };
+#[cfg(not(muprop_scalar_kernels))]
 pub use reduce::{all_finite, dot, sum};
+#[cfg(muprop_scalar_kernels)]
+pub use reference::{
+    accumulate, accumulate_batch, adam, all_finite, backprop_input, backprop_input_batch,
+    bernoulli, dot, exp, leaky_relu, log_sigmoid, logits, logits_batch, sgd_momentum, sigmoid,
+    sigmoid_grad, softplus, sum, tanh,
+};
+#[cfg(not(muprop_scalar_kernels))]
 pub use sampling::bernoulli;
 pub use scalar::unit_f32;
-pub use update::{adam, sgd_momentum, AdamStep};
+pub use update::AdamStep;
+#[cfg(not(muprop_scalar_kernels))]
+pub use update::{adam, sgd_momentum};

@@ -10,7 +10,9 @@ use crate::scalar;
 /// Logits of a dense layer for one example: `a[o] = b[o] + sum_i x[i] * w[i][o]`.
 ///
 /// The weight matrix is stored input-major (`w[i]` is the row of weights leaving input `i`).
-/// The sum runs over `i` in increasing order; inputs equal to zero are skipped.
+/// The sum runs over `i` in increasing order; inputs below the normal range (zeros and
+/// subnormals, `|x| < f32::MIN_POSITIVE`) are skipped, so they cost nothing and a subnormal
+/// input contributes nothing.
 pub fn logits<const IN: usize, const OUT: usize>(
     w: &[[f32; OUT]; IN],
     b: &[f32; OUT],
@@ -19,7 +21,7 @@ pub fn logits<const IN: usize, const OUT: usize>(
 ) {
     *a = *b;
     for (xi, wi) in x.iter().zip(w) {
-        if *xi == 0.0 {
+        if xi.abs() < f32::MIN_POSITIVE {
             continue;
         }
         for (ao, wio) in a.iter_mut().zip(wi) {
@@ -68,7 +70,8 @@ pub fn backprop_input_batch<const IN: usize, const OUT: usize>(
 
 /// Accumulates parameter gradients: `gw[i][o] += x[i] * delta[o]` and `gb[o] += delta[o]`.
 ///
-/// Inputs equal to zero are skipped, so their rows of `gw` are not touched.
+/// Inputs below the normal range (zeros and subnormals) are skipped, so their rows of `gw` are
+/// not touched.
 pub fn accumulate<const IN: usize, const OUT: usize>(
     x: &[f32; IN],
     delta: &[f32; OUT],
@@ -79,7 +82,7 @@ pub fn accumulate<const IN: usize, const OUT: usize>(
         *gbo += *d;
     }
     for (xi, gwi) in x.iter().zip(gw.iter_mut()) {
-        if *xi == 0.0 {
+        if xi.abs() < f32::MIN_POSITIVE {
             continue;
         }
         for (g, d) in gwi.iter_mut().zip(delta) {
@@ -171,12 +174,11 @@ pub fn sgd_momentum(p: &mut [f32], g: &[f32], vel: &mut [f32], lr: f32, momentum
 
 /// One Adam update, element by element (see [`crate::AdamStep`] for the formula).
 pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: &crate::AdamStep) {
+    let (size, inv_bias2) = step.factors();
     for (((pk, gk), mk), vk) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         *mk = step.beta1 * *mk + (1.0 - step.beta1) * *gk;
         *vk = step.beta2 * *vk + (1.0 - step.beta2) * *gk * *gk;
-        let m_hat = *mk / step.bias1;
-        let v_hat = *vk / step.bias2;
-        *pk -= step.lr * m_hat / (libm::sqrtf(v_hat) + step.eps);
+        *pk -= size * *mk / (libm::sqrtf(*vk * inv_bias2) + step.eps);
     }
 }
 

@@ -98,27 +98,25 @@ pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: &AdamS
 
 /// The constants of an [`AdamStep`] splatted into lanes.
 struct AdamLanes {
-    lr: Lane,
     beta1: Lane,
     beta2: Lane,
     one_minus_beta1: Lane,
     one_minus_beta2: Lane,
     eps: Lane,
-    bias1: Lane,
-    bias2: Lane,
+    size: Lane,
+    inv_bias2: Lane,
 }
 
 impl AdamLanes {
     fn new(s: &AdamStep) -> Self {
         AdamLanes {
-            lr: Lane::splat(s.lr),
             beta1: Lane::splat(s.beta1),
             beta2: Lane::splat(s.beta2),
             one_minus_beta1: Lane::splat(1.0 - s.beta1),
             one_minus_beta2: Lane::splat(1.0 - s.beta2),
             eps: Lane::splat(s.eps),
-            bias1: Lane::splat(s.bias1),
-            bias2: Lane::splat(s.bias2),
+            size: Lane::splat(s.factors().0),
+            inv_bias2: Lane::splat(s.factors().1),
         }
     }
 
@@ -127,17 +125,21 @@ impl AdamLanes {
     fn update(&self, p: Lane, g: Lane, m: Lane, v: Lane) -> [Lane; 3] {
         let m = self.beta1 * m + self.one_minus_beta1 * g;
         let v = self.beta2 * v + self.one_minus_beta2 * g * g;
-        let m_hat = m / self.bias1;
-        let v_hat = v / self.bias2;
-        [p - self.lr * m_hat / (sqrt(v_hat) + self.eps), m, v]
+        [
+            p - self.size * m / (sqrt(v * self.inv_bias2) + self.eps),
+            m,
+            v,
+        ]
     }
 }
 
 /// The constants of one Adam update at step `t` (counted from 1).
 ///
 /// `m = beta1 m + (1 - beta1) g`, `v = beta2 v + (1 - beta2) g^2`,
-/// `p -= lr * (m / bias1) / (sqrt(v / bias2) + eps)`, with `bias1 = 1 - beta1^t` and
+/// `p -= (lr / bias1) m / (sqrt(v (1 / bias2)) + eps)`, with `bias1 = 1 - beta1^t` and
 /// `bias2 = 1 - beta2^t`: `eps` is added to the square root of the bias-corrected second moment.
+/// The two scalar factors are computed once per update ([`AdamStep::factors`]), so each element
+/// costs one division and one square root.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamStep {
     /// Learning rate.
@@ -152,6 +154,13 @@ pub struct AdamStep {
     pub bias1: f32,
     /// `1 - beta2^t`.
     pub bias2: f32,
+}
+
+impl AdamStep {
+    /// `(lr / bias1, 1 / bias2)`, the per-update scalars of the formula.
+    pub fn factors(&self) -> (f32, f32) {
+        (self.lr / self.bias1, 1.0 / self.bias2)
+    }
 }
 
 #[cfg(test)]
