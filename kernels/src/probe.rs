@@ -1,7 +1,7 @@
 //! Throughput probes: the floating-point rate of one core through the kernels' own lane type.
 //!
 //! Benchmarks divide a kernel's FLOP rate by the rate these loops reach to state a fraction of
-//! peak. Each probe runs `CHAINS` independent accumulators of [`LANES`] lanes for `iters`
+//! peak. Each probe runs `CHAINS` independent accumulators of [`WIDTH`] lanes for `iters`
 //! rounds; every round does one multiply and one add per lane and chain (2 FLOP), either as two
 //! rounded operations or as one fused multiply-add. The values stay finite and normal.
 
