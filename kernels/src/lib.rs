@@ -25,15 +25,17 @@
 //! section gives the figure.
 #![no_std]
 // The SIMD modules go unused when the crate root serves the scalar twins.
-#![cfg_attr(muprop_scalar_kernels, allow(dead_code))]
+#![cfg_attr(any(muprop_scalar_kernels, target_arch = "arm"), allow(dead_code))]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(test)]
 extern crate std;
 
-// Built with `--cfg muprop_scalar_kernels`, the crate-root kernels are the scalar twins, so a
-// whole training run can be compared with the SIMD build (see the crate docs).
+// The crate-root kernels are the scalar twins on 32-bit Arm (Cortex-M has no float SIMD, and
+// plain loops beat `wide`'s emulated lanes there) and in builds with
+// `--cfg muprop_scalar_kernels`, which lets a whole training run on a host be compared with
+// the SIMD build or reproduce a device bit for bit (see the crate docs).
 mod activation;
 mod dense;
 mod lanes;
@@ -44,23 +46,23 @@ mod sampling;
 pub mod scalar;
 mod update;
 
-#[cfg(not(muprop_scalar_kernels))]
+#[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
 pub use activation::{exp, leaky_relu, log_sigmoid, sigmoid, sigmoid_grad, softplus, tanh};
-#[cfg(not(muprop_scalar_kernels))]
+#[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
 pub use dense::{
     accumulate, accumulate_batch, backprop_input, backprop_input_batch, logits, logits_batch,
 };
-#[cfg(not(muprop_scalar_kernels))]
+#[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
 pub use reduce::{all_finite, dot, sum};
-#[cfg(muprop_scalar_kernels)]
+#[cfg(any(muprop_scalar_kernels, target_arch = "arm"))]
 pub use reference::{
     accumulate, accumulate_batch, adam, all_finite, backprop_input, backprop_input_batch,
     bernoulli, dot, exp, leaky_relu, log_sigmoid, logits, logits_batch, sgd_momentum, sigmoid,
     sigmoid_grad, softplus, sum, tanh,
 };
-#[cfg(not(muprop_scalar_kernels))]
+#[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
 pub use sampling::bernoulli;
 pub use scalar::unit_f32;
 pub use update::AdamStep;
-#[cfg(not(muprop_scalar_kernels))]
+#[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
 pub use update::{adam, sgd_momentum};
