@@ -74,9 +74,10 @@
 //!   within 1e-5 in absolute value (measured: half the parameters bit-identical, the largest
 //!   difference 2.5e-7). A sample can flip where a uniform falls between the two paths' means,
 //!   which would exceed that bound; the fixed seed shows it does not happen there.
-//! - **Host against device: bit-identical** for the firmware's network and steps, as its run
-//!   script checks (`examples/firmware/run.sh`), for a host build without
-//!   `-C target-cpu=native`.
+//! - **Host against device: bit-identical.** On 32-bit Arm (Cortex-M has no float SIMD) the
+//!   kernels are the scalar twins; a host built with `--cfg muprop_scalar_kernels` runs the
+//!   same code and reproduces the device's parameters bit for bit, as the firmware's run
+//!   script checks (`examples/firmware/run.sh`).
 //! - The threaded path (feature `parallel`) gives bit-identical results for any number of
 //!   threads; it draws per-chunk generators, so its results differ from the sequential path's.
 //!
