@@ -53,7 +53,7 @@ pub fn lines(
     let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", 18))?;
-    let (chart_area, legend) = root.split_horizontally(760);
+    let (chart_area, legend) = root.split_horizontally(700);
     let mut chart = ChartBuilder::on(&chart_area)
         .margin(16)
         .x_label_area_size(40)

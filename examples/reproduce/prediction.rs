@@ -66,10 +66,20 @@ impl Arch {
 
     fn describe(self) -> &'static str {
         match self {
-            Self::Linear => "linear Sbn2<392, 200, 200, 392>",
+            Self::Linear => "linear 392-200-200-392",
+            Self::Nonlinear => "nonlinear 392-(300)-200-(300)-200-392",
+        }
+    }
+
+    /// The network's type, for the report.
+    fn type_name(self) -> &'static str {
+        match self {
+            Self::Linear => "`Sbn2<392, 200, 200, 392>`",
             Self::Nonlinear => {
-                "nonlinear 392-[300 lrelu]-200-[300 lrelu]-200-392 \
-                 (Nonlinear<_, 300, 200, LeakyRelu> stages, linear output)"
+                "`Layers<392, 200, Nonlinear<392, 300, 200, LeakyRelu>, Bernoulli, \
+                 Layers<200, 200, Nonlinear<200, 300, 200, LeakyRelu>, Bernoulli, \
+                 BernoulliOutput<200, 392>>>`: a deterministic layer of 300 leaky-ReLU units \
+                 before each stochastic layer, the output layer linear"
             }
         }
     }
@@ -187,7 +197,7 @@ fn section(
         .map(|o| o.seconds)
         .fold(f64::INFINITY, f64::min);
     let mut md = String::new();
-    let _ = writeln!(md, "### {}\n", arch.describe());
+    let _ = writeln!(md, "### {}\n\n{}.\n", arch.describe(), arch.type_name());
     let _ = writeln!(
         md,
         "| estimator | test NLL, {} steps (M = {}) | test NLL at {:.0} s (M = {}) | \
