@@ -1,9 +1,16 @@
 //! The variational SBN: its oracle against finite differences, every estimator on its encoder
 //! against the exact gradient, and the importance-weighted bound against the exact `log p(x)`.
+//!
+//! The unbiasedness tests follow `tests/unbiased.rs`: `DRAWS` single-sample estimates per case,
+//! every parameter's z-score inside the Bonferroni bound for a family-wise level `ALPHA`,
+//! biased estimators beyond three times that bound, fixed seeds.
 
 mod common;
 
-use common::{estimate_moments, exact, flat, network, two_sided_quantile, worst, z_scores};
+use common::{
+    estimate_moments, estimate_moments_online, exact, flat, network, two_sided_quantile, worst,
+    z_scores,
+};
 use muprop::{
     exact_expectation, exact_gradient, exact_loss, negative_log_likelihood, Arm, DisArm, Estimator,
     LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil, Reinforce, Replicas,
@@ -18,15 +25,62 @@ const Y: [[f32; 0]; 1] = [[]];
 type Two = Vsbn2<6, 4, 3>;
 type One = Vsbn1<6, 5>;
 
-fn z_test<N: Network<6, 0>, E: Estimator>(net: &N, mut est: E, seed: u64) -> (f64, f64) {
-    let (exact_grad, _) = exact(net, &X, &Y);
+/// Runs the z-test with the estimator's state frozen; returns (worst |z|, Bonferroni bound).
+fn z_test<N: Network<6, 0>, E: Estimator>(net: &N, est: E, seed: u64) -> (f64, f64) {
+    z_test_scaled(net, est, seed, 1.0)
+}
+
+/// Whether tensor `k` of a chain of [`muprop::VsbnLayer`]s belongs to an encoder: each layer
+/// holds its encoder's two tensors, then its decoder's two, and the prior's one tensor is last.
+fn is_encoder_tensor<N: Network<6, 0>>(k: usize) -> bool {
+    k + 1 < N::COUNT && k % 4 < 2
+}
+
+/// The exact gradient with the encoder's part multiplied by `encoder_scale`.
+///
+/// An estimator that scales its learning signal scales only the score term of the encoder's
+/// gradient; the pathwise term `h - mu` of `log q` it adds unscaled has mean zero, so the
+/// encoder's expected gradient is `encoder_scale` times the exact one. The decoder and prior get
+/// the unscaled pathwise gradient.
+fn exact_scaled<N: Network<6, 0>>(net: &N, encoder_scale: f64) -> Vec<f64> {
+    let (mut grad, _) = exact(net, &X, &Y);
+    let mut at = 0;
+    for k in 0..N::COUNT {
+        let len = muprop::Tensors::tensor(net, k).len();
+        if is_encoder_tensor::<N>(k) {
+            grad[at..at + len]
+                .iter_mut()
+                .for_each(|g| *g *= encoder_scale);
+        }
+        at += len;
+    }
+    grad
+}
+
+/// The z-test against [`exact_scaled`].
+fn z_test_scaled<N: Network<6, 0>, E: Estimator>(
+    net: &N,
+    mut est: E,
+    seed: u64,
+    encoder_scale: f64,
+) -> (f64, f64) {
+    let exact_grad = exact_scaled(net, encoder_scale);
     let (mean, var) = estimate_moments(net, &mut est, &X, &Y, DRAWS, seed);
-    let z = z_scores(&mean, &var, &exact_grad, DRAWS);
+    verdict(&mean, &var, &exact_grad)
+}
+
+/// Prints and returns (worst |z|, Bonferroni bound).
+fn verdict(mean: &[f64], var: &[f64], exact_grad: &[f64]) -> (f64, f64) {
+    let z = z_scores(mean, var, exact_grad, DRAWS);
     let bound = two_sided_quantile(ALPHA / z.len() as f64);
     let (i, zmax) = worst(&z);
     eprintln!(
-        "worst |z| = {zmax:.2} at scalar {i} of {}; bound {bound:.2}",
-        z.len()
+        "worst |z| = {zmax:.2} at scalar {i} of {} (mean {:.6}, exact {:.6}, sd {:.4}); \
+         bound {bound:.2}",
+        z.len(),
+        mean[i],
+        exact_grad[i],
+        var[i].sqrt()
     );
     (zmax, bound)
 }
@@ -35,8 +89,53 @@ fn assert_unbiased<N: Network<6, 0>, E: Estimator>(name: &str, net: &N, est: E) 
     let (z, bound) = z_test(net, est, 31);
     assert!(
         z < bound,
-        "{name}: worst |z| = {z:.2} exceeds the Bonferroni bound {bound:.2}"
+        "{name}: worst |z| = {z:.2} exceeds the Bonferroni bound {bound:.2} ({DRAWS} draws): the \
+         estimator disagrees with the exact gradient"
     );
+}
+
+/// [`assert_unbiased`] with the estimator's state updated after every draw from that draw's
+/// loss (see `common::estimate_moments_online`); returns the estimator in its final state.
+fn assert_unbiased_online<N: Network<6, 0>, E: Estimator>(name: &str, net: &N, mut est: E) -> E {
+    let (exact_grad, _) = exact(net, &X, &Y);
+    let (mean, var) = estimate_moments_online(net, &mut est, &X, &Y, DRAWS, 31);
+    let (z, bound) = verdict(&mean, &var, &exact_grad);
+    assert!(
+        z < bound,
+        "{name}: worst |z| = {z:.2} exceeds the Bonferroni bound {bound:.2} ({DRAWS} draws, state \
+         updated after each draw): either the estimator is biased, or its state at a draw \
+         depends on that draw's own samples"
+    );
+    est
+}
+
+fn assert_biased<N: Network<6, 0>, E: Estimator>(name: &str, net: &N, est: E, seed: u64) {
+    let (z, bound) = z_test(net, est, seed);
+    assert!(
+        z > 3.0 * bound,
+        "{name}: worst |z| = {z:.2} is within 3x the bound {bound:.2}: the test cannot tell this \
+         biased estimator from an unbiased one"
+    );
+}
+
+/// An NVIL estimator with a random baseline and a centre away from 0; normalised, its running
+/// variance is 6.25, so its signal scale is 0.4.
+fn nvil(normalize: bool) -> Nvil<6, 5, 4> {
+    let mut est = Nvil::<6, 5, 4>::zeroed();
+    est.reset(1e-3, 0.8, normalize, &mut common::rng(6))
+        .unwrap();
+    est.center = -1.0;
+    est.variance = 6.25;
+    est
+}
+
+/// Learned MuProp with scalings set away from 1 (for up to 2 layers).
+fn learned() -> LearnedMuProp<6, 5, 2, 4> {
+    let mut est = LearnedMuProp::<6, 5, 2, 4>::zeroed();
+    est.reset(1e-2, &mut common::rng(5)).unwrap();
+    est.control.v0 = [0.5, -0.4];
+    est.control.v1 = [-0.6, 0.3];
+    est
 }
 
 #[test]
@@ -68,66 +167,122 @@ fn oracle_matches_finite_differences() {
     }
 }
 
-#[test]
-fn muprop_is_unbiased_on_the_encoder() {
-    assert_unbiased(
-        "VSBN MuProp, 2 layers",
-        &network::<Two, 6, 0>(2, 1.5),
-        MuProp::new(),
-    );
-    assert_unbiased(
-        "VSBN MuProp, 1 layer",
-        &network::<One, 6, 0>(3, 1.5),
-        MuProp::new(),
-    );
+/// Every estimator on one encoder depth: unbiased, and straight-through shown biased.
+macro_rules! every_estimator_on_the_encoder {
+    ($name:ident, $net:ty, $seed:expr) => {
+        mod $name {
+            use super::*;
+
+            fn net() -> $net {
+                network::<$net, 6, 0>($seed, 1.5)
+            }
+
+            fn label(estimator: &str) -> String {
+                format!("VSBN {}: {estimator}", stringify!($name))
+            }
+
+            #[test]
+            fn muprop() {
+                assert_unbiased(&label("MuProp"), &net(), MuProp::new());
+            }
+
+            #[test]
+            fn rollout() {
+                assert_unbiased(&label("rollout"), &net(), MuPropRollout);
+            }
+
+            #[test]
+            fn learned_muprop() {
+                assert_unbiased(&label("learned MuProp"), &net(), learned());
+            }
+
+            #[test]
+            fn reinforce() {
+                assert_unbiased(&label("REINFORCE, no baseline"), &net(), Reinforce::new());
+            }
+
+            #[test]
+            fn reinforce_with_a_baseline() {
+                let est = Reinforce::with_constant(2.0).unwrap();
+                assert_unbiased(&label("REINFORCE, baseline 2"), &net(), est);
+            }
+
+            #[test]
+            fn reinforce_with_a_moving_average_updated_between_draws() {
+                let est = Reinforce::with_moving_average(0.9).unwrap();
+                let name = label("REINFORCE, moving average updated between draws");
+                let est = assert_unbiased_online(&name, &net(), est);
+                assert_ne!(est.baseline(), 0.0, "the moving average never moved from 0");
+            }
+
+            #[test]
+            fn leave_one_out() {
+                assert_unbiased(&label("leave-one-out"), &net(), LeaveOneOut);
+            }
+
+            #[test]
+            fn nvil() {
+                assert_unbiased(&label("NVIL, no normalisation"), &net(), super::nvil(false));
+            }
+
+            #[test]
+            fn nvil_with_normalisation() {
+                let est = super::nvil(true);
+                let scale = f64::from(est.signal_scale());
+                let (z, bound) = z_test_scaled(&net(), est, 31, scale);
+                assert!(
+                    z < bound,
+                    "{}: worst |z| = {z:.2} exceeds the bound {bound:.2} against the exact \
+                     gradient with the encoder's part times {scale}",
+                    label("NVIL, normalised")
+                );
+            }
+
+            #[test]
+            fn arm() {
+                assert_unbiased(&label("ARM"), &net(), Arm);
+            }
+
+            #[test]
+            fn disarm() {
+                assert_unbiased(&label("DisARM"), &net(), DisArm);
+            }
+
+            #[test]
+            fn straight_through_is_biased() {
+                assert_biased(&label("straight-through"), &net(), StraightThrough, 32);
+            }
+        }
+    };
 }
 
-#[test]
-fn muprop_variants_are_unbiased_on_the_encoder() {
-    let net = network::<Two, 6, 0>(2, 1.5);
-    assert_unbiased("VSBN rollout", &net, MuPropRollout);
-    let mut learned = LearnedMuProp::<6, 5, 2, 4>::zeroed();
-    learned.reset(1e-2, &mut common::rng(5)).unwrap();
-    learned.control.v0 = [0.5, -0.4];
-    learned.control.v1 = [-0.6, 0.3];
-    assert_unbiased("VSBN learned MuProp", &net, learned);
-}
+every_estimator_on_the_encoder!(two_layers, Two, 2);
+every_estimator_on_the_encoder!(one_layer, One, 3);
 
 #[test]
-fn score_function_estimators_are_unbiased_on_the_encoder() {
-    let net = network::<Two, 6, 0>(2, 1.5);
-    assert_unbiased(
-        "VSBN REINFORCE",
-        &net,
-        Reinforce::with_constant(2.0).unwrap(),
-    );
-    assert_unbiased("VSBN leave-one-out", &net, LeaveOneOut);
-    let mut nvil = Nvil::<6, 5, 4>::zeroed();
-    nvil.reset(1e-3, 0.8, false, &mut common::rng(6)).unwrap();
-    nvil.center = -1.0;
-    assert_unbiased("VSBN NVIL", &net, nvil);
-}
-
-#[test]
-fn antithetic_estimators_are_unbiased_on_the_encoder() {
-    let net = network::<Two, 6, 0>(2, 1.5);
-    assert_unbiased("VSBN ARM", &net, Arm);
-    assert_unbiased("VSBN DisARM", &net, DisArm);
-}
-
-#[test]
-fn biased_estimators_fail_on_the_encoder() {
-    let net = network::<Two, 6, 0>(2, 1.5);
-    let (z, bound) = z_test(&net, StraightThrough, 32);
+fn nvil_normalisation_is_visible_on_the_encoder() {
+    // Against the unscaled exact gradient, normalised NVIL must fail: the 0.4 scale matters.
+    let (z, bound) = z_test(&network::<Two, 6, 0>(2, 1.5), nvil(true), 31);
     assert!(
         z > 3.0 * bound,
-        "straight-through looks unbiased: |z| = {z:.2}"
+        "worst |z| = {z:.2} is within 3x the bound {bound:.2}: the encoder's 0.4 scale went \
+         unnoticed"
     );
-    let (z, bound) = z_test(&net, MuProp::negative_control(), 33);
-    assert!(
-        z > 3.0 * bound,
-        "the MuProp negative control looks unbiased: |z| = {z:.2}"
-    );
+}
+
+#[test]
+fn muprop_negative_control_is_biased_with_two_layers() {
+    let net = network::<Two, 6, 0>(2, 1.5);
+    let est = MuProp::negative_control();
+    assert_biased("VSBN two_layers: MuProp negative control", &net, est, 33);
+}
+
+#[test]
+fn muprop_negative_control_is_unbiased_with_one_layer() {
+    // The one encoder layer's mean-field input is x itself, so the control is MuProp there.
+    let net = network::<One, 6, 0>(3, 1.5);
+    let est = MuProp::negative_control();
+    assert_unbiased("VSBN one_layer: MuProp negative control", &net, est);
 }
 
 #[test]

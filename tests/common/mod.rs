@@ -35,6 +35,9 @@ pub fn flat<P: Tensors>(p: &P) -> Vec<f32> {
 }
 
 /// Means and variances, per scalar, of `draws` independent single-sample gradient estimates.
+///
+/// The estimator's own state (baselines, running moments) stays as it was given: nothing calls
+/// its `begin_step` or `end_step`.
 pub fn estimate_moments<N, E, const IN: usize, const Y: usize>(
     net: &N,
     estimator: &mut E,
@@ -47,28 +50,126 @@ where
     N: Network<IN, Y>,
     E: Estimator,
 {
+    moments(net, estimator, x, y, draws, seed, false)
+}
+
+/// Like [`estimate_moments`], but the estimator's own state evolves as in training: each draw
+/// is one step, with `begin_step` before it and `end_step` with its loss after it, while the
+/// network's parameters stay fixed.
+///
+/// The state that draw `k` uses depends only on draws before `k`, so for an estimator that is
+/// unbiased at every fixed state, each draw's conditional mean given the earlier ones is the
+/// exact gradient. The draws are then martingale differences around it rather than independent,
+/// and the z-score of their mean is still asymptotically standard normal, with the sample
+/// variance estimating the average conditional variance.
+pub fn estimate_moments_online<N, E, const IN: usize, const Y: usize>(
+    net: &N,
+    estimator: &mut E,
+    x: &[[f32; IN]],
+    y: &[[f32; Y]],
+    draws: usize,
+    seed: u64,
+) -> (Vec<f64>, Vec<f64>)
+where
+    N: Network<IN, Y>,
+    E: Estimator,
+{
+    moments(net, estimator, x, y, draws, seed, true)
+}
+
+/// Runs `steps` gradient estimates on `net` and hands each one's mean loss to the estimator's
+/// `end_step`, as training would with a zero learning rate: baselines and running moments move
+/// to realistic values; the network does not change.
+pub fn warm_up<N, E, const IN: usize, const Y: usize>(
+    net: &N,
+    estimator: &mut E,
+    x: &[[f32; IN]],
+    y: &[[f32; Y]],
+    steps: usize,
+    seed: u64,
+) where
+    N: Network<IN, Y>,
+    E: Estimator,
+{
     let mut r = rng(seed);
     let mut ws = Workspace::<N::Trace<4>, 4>::zeroed();
     let mut grad = N::zeroed();
-    let p = grad.scalar_count();
-    let mut sum = vec![0.0f64; p];
-    let mut sum_sq = vec![0.0f64; p];
+    for _ in 0..steps {
+        estimator.begin_step();
+        let loss = muprop::gradient(net, estimator, x, y, &mut ws, &mut grad, &mut r).unwrap();
+        estimator.end_step(loss);
+    }
+}
+
+fn moments<N, E, const IN: usize, const Y: usize>(
+    net: &N,
+    estimator: &mut E,
+    x: &[[f32; IN]],
+    y: &[[f32; Y]],
+    draws: usize,
+    seed: u64,
+    online: bool,
+) -> (Vec<f64>, Vec<f64>)
+where
+    N: Network<IN, Y>,
+    E: Estimator,
+{
+    let mut r = rng(seed);
+    let mut ws = Workspace::<N::Trace<4>, 4>::zeroed();
+    let mut grad = N::zeroed();
+    let mut m = Moments::new(grad.scalar_count());
     for _ in 0..draws {
-        muprop::gradient(net, estimator, x, y, &mut ws, &mut grad, &mut r).unwrap();
-        for (k, g) in flat(&grad).into_iter().enumerate() {
-            let g = f64::from(g);
-            sum[k] += g;
-            sum_sq[k] += g * g;
+        if online {
+            estimator.begin_step();
+        }
+        let loss = muprop::gradient(net, estimator, x, y, &mut ws, &mut grad, &mut r).unwrap();
+        if online {
+            estimator.end_step(loss);
+        }
+        m.add(&grad);
+    }
+    m.finish()
+}
+
+/// Running sums of gradient estimates, per scalar, in `f64`.
+pub struct Moments {
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+    draws: usize,
+}
+
+impl Moments {
+    /// No draws yet, for parameter sets of `scalars` scalars.
+    pub fn new(scalars: usize) -> Self {
+        Self {
+            sum: vec![0.0; scalars],
+            sum_sq: vec![0.0; scalars],
+            draws: 0,
         }
     }
-    let n = draws as f64;
-    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-    let var = sum_sq
-        .iter()
-        .zip(&mean)
-        .map(|(s, m)| ((s / n) - m * m).max(0.0) * n / (n - 1.0))
-        .collect();
-    (mean, var)
+
+    /// Adds one estimate.
+    pub fn add<P: Tensors>(&mut self, grad: &P) {
+        for (k, g) in flat(grad).into_iter().enumerate() {
+            let g = f64::from(g);
+            self.sum[k] += g;
+            self.sum_sq[k] += g * g;
+        }
+        self.draws += 1;
+    }
+
+    /// The means and (unbiased) variances.
+    pub fn finish(&self) -> (Vec<f64>, Vec<f64>) {
+        let n = self.draws as f64;
+        let mean: Vec<f64> = self.sum.iter().map(|s| s / n).collect();
+        let var = self
+            .sum_sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| ((s / n) - m * m).max(0.0) * n / (n - 1.0))
+            .collect();
+        (mean, var)
+    }
 }
 
 /// The exact gradient by enumeration, flattened, and the exact `E[f]`.
