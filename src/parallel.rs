@@ -304,8 +304,8 @@ fn check_batch(inputs: usize, targets: usize) -> Result<(), Error> {
 ///
 /// The same guard: the inputs, targets, parameters, loss and every gradient element must be
 /// finite, or the step is refused, and a refused step leaves the parameters, the optimiser
-/// state and the estimator's state bit-identical to before (only the generator and the
-/// buffers in `pool` advance).
+/// state and the estimator's state bit-identical to before (only the generator, the buffers
+/// in `pool` and the estimator's private work buffers advance).
 ///
 /// # Errors
 ///
@@ -352,12 +352,23 @@ where
     }
 
     estimator.begin_step();
-    let loss = pool.gradient(net, estimator, x, y, grad, rng)?;
-    if !loss.is_finite() {
-        return Ok(refuse(loss, Refusal::NonFiniteLoss));
-    }
-    if !grad.all_finite() {
-        return Ok(refuse(loss, Refusal::NonFiniteGradient));
+    let loss = match pool.gradient(net, estimator, x, y, grad, rng) {
+        Ok(loss) => loss,
+        Err(e) => {
+            estimator.discard_step();
+            return Err(e);
+        }
+    };
+    let why = if !loss.is_finite() {
+        Some(Refusal::NonFiniteLoss)
+    } else if !grad.all_finite() {
+        Some(Refusal::NonFiniteGradient)
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        estimator.discard_step();
+        return Ok(refuse(loss, why));
     }
 
     optimizer.update(net, grad, state);
@@ -527,6 +538,78 @@ mod tests {
                 "element {k}: sequential mean {ms:e} vs parallel {mp:e}, z = {z}"
             );
         }
+    }
+
+    /// Two applied steps of `estimator` on 2 threads, then one whose loss overflows: the
+    /// estimator's `state` is the same before and after the refused step.
+    fn refusal_keeps<E: Fork>(name: &str, mut estimator: E, state: fn(&E) -> Vec<u64>) {
+        let (x, y) = data(8);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let mut net: Box<Net> = boxed_zeroed();
+        net.init(&mut rng);
+        let mut grad: Box<Net> = boxed_zeroed();
+        let adam = Adam::new(0.01).unwrap();
+        let mut opt = AdamState::<Net>::new();
+        let mut pool = Parallel::<Net, E, 12, 10, 4>::new(2).unwrap();
+        let mut step = |net: &mut Net, est: &mut E| {
+            let s = train_step_parallel(
+                &mut pool, net, &adam, &mut opt, est, &x, &y, &mut grad, &mut rng,
+            );
+            s.unwrap().status
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                step(&mut net, &mut estimator),
+                StepStatus::Applied,
+                "{name}"
+            );
+        }
+        net.rest
+            .rest
+            .linear
+            .w
+            .iter_mut()
+            .for_each(|r| r.fill(3.0e38));
+        net.rest.rest.linear.b.fill(3.0e38);
+        let before = state(&estimator);
+        let status = step(&mut net, &mut estimator);
+        assert_eq!(
+            status,
+            StepStatus::Refused(Refusal::NonFiniteLoss),
+            "{name}"
+        );
+        assert!(
+            state(&estimator) == before,
+            "{name}: the refused step moved its state"
+        );
+    }
+
+    fn wide(b: Vec<u32>) -> Vec<u64> {
+        b.into_iter().map(u64::from).collect()
+    }
+
+    #[test]
+    fn refused_steps_leave_learned_estimators_unchanged() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut learned: Box<LearnedMuProp<12, 5, 2, 4>> = boxed_zeroed();
+        learned.reset(0.01, &mut rng).unwrap();
+        refusal_keeps("learned MuProp", *learned, |e| {
+            let mut v = wide(bits(&e.control));
+            v.extend(wide(bits(&e.grad)));
+            v.extend(wide(bits(&e.state.m)));
+            v.extend([u64::from(e.state.t), u64::from(e.rows)]);
+            v
+        });
+        let mut nvil: Box<Nvil<12, 5, 4>> = boxed_zeroed();
+        nvil.reset(0.01, 0.8, true, &mut rng).unwrap();
+        refusal_keeps("NVIL", *nvil, |e| {
+            let mut v = wide(bits(&e.baseline));
+            v.extend(wide(bits(&e.grad)));
+            v.extend(wide(bits(&e.state.v)));
+            v.extend([e.center, e.variance].map(|c| u64::from(c.to_bits())));
+            v.extend([u64::from(e.rows), e.sum.to_bits(), e.sum_sq.to_bits()]);
+            v
+        });
     }
 
     #[test]

@@ -32,11 +32,18 @@ impl StepStats {
 pub enum StepStatus {
     /// Parameters, optimiser state and estimator state were updated.
     Applied,
-    /// Nothing but the generator and the workspace changed.
+    /// Nothing but the generator, the workspace and estimators' private work buffers changed.
     Refused(Refusal),
 }
 
-fn check_batch(inputs: usize, targets: usize) -> Result<(), Error> {
+fn check_batch<const B: usize>(inputs: usize, targets: usize) -> Result<(), Error> {
+    if B == 0 {
+        return Err(Error::InvalidCount {
+            name: "rows per chunk",
+            value: B,
+            allowed: ">= 1",
+        });
+    }
     if inputs != targets {
         return Err(Error::BatchMismatch { inputs, targets });
     }
@@ -55,7 +62,7 @@ fn check_batch(inputs: usize, targets: usize) -> Result<(), Error> {
 /// # Errors
 ///
 /// [`Error::EmptyBatch`] or [`Error::BatchMismatch`] if `x` and `y` do not hold the same
-/// positive number of rows.
+/// positive number of rows; [`Error::InvalidCount`] if the workspace holds no rows (`B = 0`).
 ///
 /// # Determinism
 ///
@@ -84,7 +91,7 @@ where
     E: Estimator + ?Sized,
     R: Rng + ?Sized,
 {
-    check_batch(x.len(), y.len())?;
+    check_batch::<B>(x.len(), y.len())?;
     grad.fill_zero();
     let scale = 1.0 / x.len() as f32;
     let mut loss_sum = 0.0f64;
@@ -101,12 +108,14 @@ where
 /// finite.
 ///
 /// A refused step leaves the parameters, the optimiser state and the estimator's state
-/// bit-identical to before; only the generator and the workspace advance.
+/// bit-identical to before; only the generator, the workspace and the estimator's private work
+/// buffers advance (an estimator that had begun the step discards it,
+/// [`Estimator::discard_step`]).
 ///
 /// # Errors
 ///
-/// [`Error::EmptyBatch`] or [`Error::BatchMismatch`] for a malformed minibatch (nothing
-/// changes).
+/// [`Error::EmptyBatch`] or [`Error::BatchMismatch`] for a malformed minibatch, and
+/// [`Error::InvalidCount`] for a workspace of no rows (`B = 0`); nothing changes.
 #[allow(clippy::too_many_arguments)]
 pub fn train_step<N, E, O, R, const IN: usize, const Y: usize, const B: usize>(
     net: &mut N,
@@ -125,7 +134,7 @@ where
     O: Optimizer<N>,
     R: Rng + ?Sized,
 {
-    check_batch(x.len(), y.len())?;
+    check_batch::<B>(x.len(), y.len())?;
     let refuse = |loss, why| StepStats {
         loss,
         rows: x.len(),
@@ -142,12 +151,23 @@ where
     }
 
     estimator.begin_step();
-    let loss = gradient(net, estimator, x, y, ws, grad, rng)?;
-    if !loss.is_finite() {
-        return Ok(refuse(loss, Refusal::NonFiniteLoss));
-    }
-    if !grad.all_finite() {
-        return Ok(refuse(loss, Refusal::NonFiniteGradient));
+    let loss = match gradient(net, estimator, x, y, ws, grad, rng) {
+        Ok(loss) => loss,
+        Err(e) => {
+            estimator.discard_step();
+            return Err(e);
+        }
+    };
+    let why = if !loss.is_finite() {
+        Some(Refusal::NonFiniteLoss)
+    } else if !grad.all_finite() {
+        Some(Refusal::NonFiniteGradient)
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        estimator.discard_step();
+        return Ok(refuse(loss, why));
     }
 
     optimizer.update(net, grad, state);
@@ -157,4 +177,95 @@ where
         rows: x.len(),
         status: StepStatus::Applied,
     })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::{Adam, AdamState, LearnedMuProp, Nvil, Sbn2, Tensors, WorkspaceFor, Zeroable};
+    use rand_core::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use std::vec::Vec;
+
+    type Net = Sbn2<4, 3, 3, 2>;
+
+    fn bits<T: Tensors>(t: &T) -> Vec<u32> {
+        (0..T::COUNT)
+            .flat_map(|k| t.tensor(k).iter().map(|v| v.to_bits()))
+            .collect()
+    }
+
+    /// Two applied steps, then one whose loss overflows (huge output weights): returns what
+    /// `probe` reads of the estimator before and after the refused step.
+    fn around_a_refusal<E: Estimator>(
+        est: &mut E,
+        probe: impl Fn(&E) -> Vec<u64>,
+    ) -> [Vec<u64>; 2] {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let mut net = Net::zeroed();
+        net.init(&mut rng);
+        let (mut grad, mut ws) = (Net::zeroed(), WorkspaceFor::<Net, 4, 2, 2>::zeroed());
+        let adam = Adam::new(0.01).unwrap();
+        let mut state = AdamState::<Net>::new();
+        let x = [
+            [1.0, 0.0, 1.0, 1.0],
+            [0.0, 1.0, 1.0, 0.0],
+            [1.0, 1.0, 0.0, 0.0],
+        ];
+        let y = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
+        let mut step = |net: &mut Net, est: &mut E| {
+            let s = train_step(
+                net, &adam, &mut state, est, &x, &y, &mut ws, &mut grad, &mut rng,
+            );
+            s.unwrap().status
+        };
+        for _ in 0..2 {
+            assert_eq!(step(&mut net, est), StepStatus::Applied);
+        }
+        net.rest
+            .rest
+            .linear
+            .w
+            .iter_mut()
+            .for_each(|r| r.fill(3.0e38));
+        net.rest.rest.linear.b.fill(3.0e38);
+        let before = probe(est);
+        let status = step(&mut net, est);
+        assert_eq!(status, StepStatus::Refused(Refusal::NonFiniteLoss));
+        [before, probe(est)]
+    }
+
+    #[test]
+    fn a_refused_step_leaves_nvil_accumulators_untouched() {
+        let mut est = Nvil::<4, 3, 2>::zeroed();
+        est.reset(0.01, 0.8, true, &mut Xoshiro256PlusPlus::seed_from_u64(2))
+            .unwrap();
+        let [before, after] = around_a_refusal(&mut est, |e| {
+            let mut v: Vec<u64> = bits(&e.grad).into_iter().map(u64::from).collect();
+            v.extend([u64::from(e.rows), e.sum.to_bits(), e.sum_sq.to_bits()]);
+            v
+        });
+        assert!(before == after, "rows, moments or gradient moved");
+        assert!(
+            before.iter().all(|&b| b == 0),
+            "accumulators are zero between steps"
+        );
+    }
+
+    #[test]
+    fn a_refused_step_leaves_learned_muprop_accumulators_untouched() {
+        let mut est = LearnedMuProp::<4, 3, 2, 2>::zeroed();
+        est.reset(0.01, &mut Xoshiro256PlusPlus::seed_from_u64(3))
+            .unwrap();
+        let [before, after] = around_a_refusal(&mut est, |e| {
+            let mut v: Vec<u64> = bits(&e.grad).into_iter().map(u64::from).collect();
+            v.push(u64::from(e.rows));
+            v
+        });
+        assert!(before == after, "rows or gradient moved");
+        assert!(
+            before.iter().all(|&b| b == 0),
+            "accumulators are zero between steps"
+        );
+    }
 }

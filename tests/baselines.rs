@@ -55,6 +55,67 @@ fn nvil_baseline_case_from_numerics_table() {
 }
 
 #[test]
+fn learned_muprop_baseline_case_from_numerics_table() {
+    // The same case for MuProp's learned baseline: loss 1.0, baseline b = 0.3 held by the
+    // output bias, action 1 at logit 0. The mean-field loss and its slope are 0 (fbar = 0,
+    // fbar' = 0), and v = 0 gives eta0 = eta1 = 1, so by hand r = f - fbar - fbar'.(x - xbar) - b
+    // = 0.7 and delta = r (x - mu) + eta1 sigmoid'(0) fbar' = 0.7 * 0.5 = 0.35. The baseline's
+    // gradient is that of its own squared residual r^2 only: d/db = -2r = -1.4 for the bias, 0
+    // for the weight behind a zero hidden unit (tanh(0) = 0, and the hidden layer sits behind an
+    // output weight of 0), and d r^2 / d v0 = -2 r fbar eta0'(0), d r^2 / d v1 = -2 r fbar'.(x -
+    // xbar) eta1'(0) are both 0.
+    let mut est = LearnedMuProp::<1, 1, 1, 1>::zeroed();
+    est.reset(1e-3, &mut rng(0)).unwrap();
+    est.control.baseline = Zeroable::zeroed();
+    est.control.baseline.out.b = [0.3];
+    assert_eq!(est.scalings(0), (1.0, 1.0), "v = 0 is eta = 1");
+    est.begin_step();
+    est.prepare_chunk(&[1.0], 1, &[1.0], &[0.0]);
+
+    let mut delta = [0.0f32];
+    let mut view = LayerView {
+        width: 1,
+        classes: 1,
+        states: 2,
+        logits: &[0.0],
+        mean: &[0.5],
+        sample: &[1.0],
+        words: &[0],
+        mf_logits: &[0.0],
+        mf_mean: &[0.5],
+        mf_grad: &[0.0],
+        delta: &mut delta,
+        vjp: Bernoulli::mean_vjp,
+        log_prob: Bernoulli::log_prob,
+    };
+    est.logit_gradient(0, &mut view, &[1.0], &[0.0]);
+    est.finish_chunk(&[1.0], 1);
+    // 0.3, 0.7 and 0.35 are not f32 values: a few roundings of at most 6e-8 relative each.
+    assert!(
+        (delta[0] - 0.35).abs() < 1e-7,
+        "logit gradient {}",
+        delta[0]
+    );
+    let g = &est.grad;
+    assert!(
+        (g.baseline.out.b[0] + 1.4).abs() < 1e-6,
+        "baseline bias gradient {}",
+        g.baseline.out.b[0]
+    );
+    assert_eq!(g.baseline.out.w[0][0], 0.0, "weight behind tanh(0) = 0");
+    assert_eq!(
+        (g.baseline.hidden.w[0][0], g.baseline.hidden.b[0]),
+        (0.0, 0.0),
+        "hidden layer behind an output weight of 0"
+    );
+    assert_eq!(
+        (g.v0[0], g.v1[0]),
+        (0.0, 0.0),
+        "scalings with fbar = 0 and fbar' = 0"
+    );
+}
+
+#[test]
 fn self_normalised_weights_case_from_numerics_table() {
     // log-weights [0, ln 3], d(log w)/d(theta) = [1, 0]: d/dtheta log-mean-exp = 0.25.
     let mut w = [0.0f64; 2];

@@ -467,6 +467,21 @@ mod tests {
     /// Smallest subnormal, the grid of every subnormal result.
     const SUB: f32 = 1.4e-45;
 
+    /// The SIMD kernel `name` and its scalar twin, as listed in [`CASES`].
+    fn kernel_and_twin(name: &str) -> [(&'static str, Kernel); 2] {
+        let Some(&(_, kernel, twin, _)) = CASES.iter().find(|c| c.0 == name) else {
+            panic!("no kernel named {name}");
+        };
+        [("simd", kernel), ("reference", twin)]
+    }
+
+    /// `name` at `x` through the SIMD kernel and through its twin in [`reference`], each
+    /// asserted bit-identical at every offset: the NUMERICS.md cases below hold each path to
+    /// the same expected value and tolerance.
+    fn both(name: &str, x: f32) -> [(&'static str, f32); 2] {
+        kernel_and_twin(name).map(|(path, kernel)| (path, at_every_offset(name, kernel, x)))
+    }
+
     #[test]
     fn numerics_exp() {
         let cases = [
@@ -478,33 +493,49 @@ mod tests {
             (-104.0, 0.0, 0.0),
         ];
         for (x, want, rel) in cases {
-            let got = at_every_offset("exp", exp, x);
-            assert_close(&format!("exp({x})"), got, want, rel, SUB);
-            assert!(got >= 0.0, "exp({x}) = {got:e}");
+            for (path, got) in both("exp", x) {
+                assert_close(&format!("{path} exp({x})"), got, want, rel, SUB);
+                assert!(got >= 0.0, "{path} exp({x}) = {got:e}");
+            }
         }
-        assert_eq!(
-            at_every_offset("exp", exp, -103.97).to_bits(),
-            1,
-            "exp(-103.97) is 2^-149"
-        );
-        assert_eq!(at_every_offset("exp", exp, 89.0), f32::INFINITY);
-        assert_eq!(at_every_offset("exp", exp, 1e30), f32::INFINITY);
-        assert_eq!(at_every_offset("exp", exp, -1e30), 0.0);
-        assert!(at_every_offset("exp", exp, f32::NAN).is_nan());
+        for (path, got) in both("exp", -103.97) {
+            assert_eq!(got.to_bits(), 1, "{path} exp(-103.97) is 2^-149");
+        }
+        for x in [89.0, 1e30] {
+            for (path, got) in both("exp", x) {
+                assert_eq!(got, f32::INFINITY, "{path} exp({x})");
+            }
+        }
+        for (path, got) in both("exp", -1e30) {
+            assert_eq!(got, 0.0, "{path} exp(-1e30)");
+        }
+        for (path, got) in both("exp", f32::NAN) {
+            assert!(got.is_nan(), "{path} exp(NaN) = {got:e}");
+        }
     }
 
     #[test]
     fn numerics_log_sigmoid() {
         for x in [-90.0, -100.0, -300.0, -1e4, -88.8] {
-            assert_eq!(
-                at_every_offset("log_sigmoid", log_sigmoid, x),
-                x,
-                "log_sigmoid({x})"
+            for (path, got) in both("log_sigmoid", x) {
+                assert_eq!(got, x, "{path} log_sigmoid({x})");
+            }
+        }
+        for (path, got) in both("log_sigmoid", 0.0) {
+            assert_close(
+                &format!("{path} log_sigmoid(0)"),
+                got,
+                -0.6931472,
+                1e-7,
+                0.0,
             );
         }
-        let got = at_every_offset("log_sigmoid", log_sigmoid, 0.0);
-        assert_close("log_sigmoid(0)", got, -0.6931472, 1e-7, 0.0);
-        // Bernoulli log-likelihood t logsig(l) + (1 - t) logsig(-l).
+        // Bernoulli log-likelihood t logsig(l) + (1 - t) logsig(-l). NUMERICS.md's -4.857405e-40
+        // is -e^-l for the decimal 90.5229 (346636 subnormal steps); the f32 input is
+        // 90.52290344.., for which -e^-l is 346634.6 steps, correctly rounded 346635. The 4-step
+        // tolerance covers that 1.1-step offset of the table, half a step of rounding and the
+        // SIMD exp's 1-ulp bound (an ulp is a step down there), while log(sigmoid(l)), which
+        // rounds to 0 (346635 steps away), fails.
         let cases = [
             (90.5229, 1.0, -4.857405e-40),
             (1221.56, 1.0, -0.0),
@@ -512,14 +543,14 @@ mod tests {
         ];
         let more = [(-100.0, 1.0, -100.0), (100.0, 0.0, -100.0)];
         for (l, t, want) in cases.into_iter().chain(more) {
-            let pos = at_every_offset("log_sigmoid", log_sigmoid, l);
-            let neg = at_every_offset("log_sigmoid", log_sigmoid, -l);
-            let got = t * pos + (1.0 - t) * neg;
-            assert_close(&format!("loglik(l={l}, t={t})"), got, want, 1e-6, 4.0 * SUB);
-            assert!(
-                got <= 0.0 && got.is_finite(),
-                "loglik(l={l}, t={t}) = {got:e}"
-            );
+            let [simd_pos, ref_pos] = both("log_sigmoid", l);
+            let [simd_neg, ref_neg] = both("log_sigmoid", -l);
+            for ((path, pos), (_, neg)) in [(simd_pos, simd_neg), (ref_pos, ref_neg)] {
+                let got = t * pos + (1.0 - t) * neg;
+                let what = format!("{path} loglik(l={l}, t={t})");
+                assert_close(&what, got, want, 1e-6, 4.0 * SUB);
+                assert!(got <= 0.0 && got.is_finite(), "{what} = {got:e}");
+            }
         }
     }
 
@@ -535,8 +566,9 @@ mod tests {
             (-100.0, 3.78e-44),
         ];
         for (x, want) in cases {
-            let got = at_every_offset("softplus", softplus, x);
-            assert_close(&format!("softplus({x})"), got, want, 1e-7, SUB);
+            for (path, got) in both("softplus", x) {
+                assert_close(&format!("{path} softplus({x})"), got, want, 1e-7, SUB);
+            }
         }
         // Loss softplus(o) - y o, and its gradient sigmoid(o) - y.
         for (o, y, want) in [
@@ -544,23 +576,36 @@ mod tests {
             (100.0, 1.0, 0.0),
             (-100.0, 1.0, 100.0),
         ] {
-            let got = at_every_offset("softplus", softplus, o) - y * o;
-            assert_close(&format!("loss(o={o}, y={y})"), got, want, 1e-7, SUB);
+            for (path, sp) in both("softplus", o) {
+                let got = sp - y * o;
+                assert_close(&format!("{path} loss(o={o}, y={y})"), got, want, 1e-7, SUB);
+            }
         }
-        let got = at_every_offset("softplus", softplus, 100.0) - 0.0 * 100.0;
-        assert_close("loss(o=100, y=0)", got, 100.0, 1e-7, 0.0);
+        for (path, sp) in both("softplus", 100.0) {
+            let got = sp - 0.0 * 100.0;
+            assert_close(&format!("{path} loss(o=100, y=0)"), got, 100.0, 1e-7, 0.0);
+        }
         for (o, y, want) in [(-50.0, 1.0, -1.0), (50.0, 0.0, 1.0)] {
-            let got = at_every_offset("sigmoid", sigmoid, o) - y;
-            assert_close(&format!("dloss/do(o={o}, y={y})"), got, want, 1e-7, 0.0);
+            for (path, s) in both("sigmoid", o) {
+                let got = s - y;
+                assert_close(
+                    &format!("{path} dloss/do(o={o}, y={y})"),
+                    got,
+                    want,
+                    1e-7,
+                    0.0,
+                );
+            }
         }
     }
 
     #[test]
     fn numerics_sigmoid_tail_at_every_offset() {
         for (x, want) in [(-17.0502529, 3.937035e-8), (-17.0677128, 3.868891e-8)] {
-            let got = at_every_offset("sigmoid", sigmoid, x);
-            assert_close(&format!("sigmoid({x})"), got, want, 2e-7, 0.0);
-            assert!(got > 0.0);
+            for (path, got) in both("sigmoid", x) {
+                assert_close(&format!("{path} sigmoid({x})"), got, want, 2e-7, 0.0);
+                assert!(got > 0.0, "{path} sigmoid({x}) = {got:e}");
+            }
         }
     }
 
@@ -578,44 +623,47 @@ mod tests {
             (20.0, 2.061154e-9, 2e-6),
         ];
         for (x, want, rel) in cases {
-            let got = at_every_offset("sigmoid_grad", sigmoid_grad, x);
-            assert_close(&format!("sigmoid_grad({x})"), got, want, rel, SUB);
-            assert!(got >= 0.0);
+            for (path, got) in both("sigmoid_grad", x) {
+                assert_close(&format!("{path} sigmoid_grad({x})"), got, want, rel, SUB);
+                assert!(got >= 0.0, "{path} sigmoid_grad({x}) = {got:e}");
+            }
         }
-        assert!(at_every_offset("sigmoid_grad", sigmoid_grad, -74.2032) > 0.0);
+        for (path, got) in both("sigmoid_grad", -74.2032) {
+            assert!(got > 0.0, "{path} sigmoid_grad(-74.2032) underflowed to 0");
+        }
     }
 
     #[test]
     fn special_values() {
         let inf = f32::INFINITY;
-        let cases: [(&str, Kernel, f32, f32); 14] = [
-            ("sigmoid", sigmoid, inf, 1.0),
-            ("sigmoid", sigmoid, -inf, 0.0),
-            ("softplus", softplus, inf, inf),
-            ("softplus", softplus, -inf, 0.0),
-            ("log_sigmoid", log_sigmoid, -inf, -inf),
-            ("log_sigmoid", log_sigmoid, inf, 0.0),
-            ("sigmoid_grad", sigmoid_grad, inf, 0.0),
-            ("tanh", tanh, -inf, -1.0),
-            ("tanh", tanh, 1e30, 1.0),
-            ("tanh", tanh, -0.0, -0.0),
-            ("tanh", tanh, -1e-39, -1e-39),
-            ("exp", exp, 1e-39, 1.0),
-            ("sigmoid", sigmoid, 1e-39, 0.5),
-            ("sigmoid_grad", sigmoid_grad, -1e-39, 0.25),
+        let cases: [(&str, f32, f32); 14] = [
+            ("sigmoid", inf, 1.0),
+            ("sigmoid", -inf, 0.0),
+            ("softplus", inf, inf),
+            ("softplus", -inf, 0.0),
+            ("log_sigmoid", -inf, -inf),
+            ("log_sigmoid", inf, 0.0),
+            ("sigmoid_grad", inf, 0.0),
+            ("tanh", -inf, -1.0),
+            ("tanh", 1e30, 1.0),
+            ("tanh", -0.0, -0.0),
+            ("tanh", -1e-39, -1e-39),
+            ("exp", 1e-39, 1.0),
+            ("sigmoid", 1e-39, 0.5),
+            ("sigmoid_grad", -1e-39, 0.25),
         ];
-        for (name, kernel, x, want) in cases {
-            let got = at_every_offset(name, kernel, x);
-            assert!(
-                got.to_bits() == want.to_bits(),
-                "{name}({x:e}) = {got:e}, want {want:e}"
-            );
+        for (name, x, want) in cases {
+            for (path, got) in both(name, x) {
+                assert!(
+                    got.to_bits() == want.to_bits(),
+                    "{path} {name}({x:e}) = {got:e}, want {want:e}"
+                );
+            }
         }
-        for (name, kernel, _, _) in CASES {
-            assert!(
-                at_every_offset(name, kernel, f32::NAN).is_nan(),
-                "{name}(NaN)"
-            );
+        for (name, _, _, _) in CASES {
+            for (path, got) in both(name, f32::NAN) {
+                assert!(got.is_nan(), "{path} {name}(NaN) = {got:e}");
+            }
         }
         let mut out = [0.0; 3];
         leaky_relu(&[f32::NAN, -2.0, 3.0], 0.01, &mut out);

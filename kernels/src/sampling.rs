@@ -53,8 +53,14 @@ fn draw<F: FnMut() -> u32>(count: usize, next_u32: &mut F) -> IntLane {
 /// `1.0` where the uniform `grid / 2^24` is below the mean, `0.0` elsewhere.
 #[inline(always)]
 fn sample_lanes(mu: Lane, grid: IntLane) -> Lane {
-    let u = grid.round_float() * Lane::splat(GRID);
-    u.simd_lt(mu).select(Lane::ONE, Lane::ZERO)
+    uniforms(grid).simd_lt(mu).select(Lane::ONE, Lane::ZERO)
+}
+
+/// The uniforms `grid / 2^24` (exact: every value of the 24-bit grid is an `f32`), the lane
+/// form of [`crate::scalar::unit_f32`].
+#[inline(always)]
+fn uniforms(grid: IntLane) -> Lane {
+    grid.round_float() * Lane::splat(GRID)
 }
 
 #[cfg(test)]
@@ -120,27 +126,118 @@ mod tests {
         }
     }
 
+    /// Samples of `mu` with every word equal to `word`, from the SIMD kernel and from its twin
+    /// in [`reference`], each labelled with its path.
+    fn sample_both(mu: &[f32], word: u32) -> [(&'static str, Vec<f32>); 2] {
+        let (mut fast, mut slow) = (vec![0.5; mu.len()], vec![0.5; mu.len()]);
+        bernoulli(mu, &mut fast, &mut || word);
+        reference::bernoulli(mu, &mut slow, &mut || word);
+        [("simd", fast), ("reference", slow)]
+    }
+
+    /// Asserts that every unit of `mu` (all equal to `p`) samples `want` from `word`, through
+    /// both paths, for every length up to two lane widths and one (so at every lane position,
+    /// in whole chunks and in the tail).
+    fn assert_samples(p: f32, word: u32, want: f32, why: &str) {
+        for len in 1..=2 * LANES + 1 {
+            for (path, x) in sample_both(&vec![p; len], word) {
+                assert!(
+                    x.iter().all(|&v| v.to_bits() == want.to_bits()),
+                    "{path}: p = {p:e}, word {word:#010x}, length {len}: {x:?}, expected all \
+                     {want} ({why})"
+                );
+            }
+        }
+    }
+
     /// NUMERICS: p = 0 never gives 1 and p = 1 always does, for the extreme words, at every
-    /// lane position.
+    /// lane position, through the SIMD kernel and its twin.
     #[test]
     fn extreme_probabilities_and_words() {
         for word in [0u32, u32::MAX, 0x0000_0100, 0xFFFF_FF00] {
-            for len in 1..=2 * LANES + 1 {
-                let mut x = vec![0.5; len];
-                bernoulli(&vec![0.0; len], &mut x, &mut || word);
-                assert!(x.iter().all(|&v| v == 0.0), "p = 0, word {word:#x}: {x:?}");
-                bernoulli(&vec![1.0; len], &mut x, &mut || word);
-                assert!(x.iter().all(|&v| v == 1.0), "p = 1, word {word:#x}: {x:?}");
+            assert_samples(0.0, word, 0.0, "p = 0 never gives 1");
+            assert_samples(1.0, word, 1.0, "p = 1 always gives 1");
+        }
+        // Unit floats of NUMERICS.md: 0x100 -> 2^-24, u32::MAX -> 1 - 2^-24 (x = 1 iff u < p).
+        assert_samples(
+            5.9604645e-8,
+            0x0000_0100,
+            0.0,
+            "u = 2^-24 is not below 2^-24",
+        );
+        assert_samples(
+            0.99999994,
+            u32::MAX,
+            0.0,
+            "u = 1 - 2^-24 is not below itself",
+        );
+        assert_samples(1.0, u32::MAX, 1.0, "u = 1 - 2^-24 is below 1");
+    }
+
+    /// NUMERICS: the unit float of word 0x00000100 is 5.9604645e-8 and of 0xFFFFFFFF is
+    /// 0.99999994, i.e. `(word >> 8) / 2^24` = 2^-24 and 1 - 2^-24 exactly, never 1.0; through
+    /// the crate-root [`crate::unit_f32`] (the scalar definition the twin samples with), the SIMD
+    /// conversion at every lane position, and pinned in both samplers by the threshold it sets.
+    #[test]
+    fn unit_floats_of_numerics() {
+        let cases = [
+            (0x0000_0100u32, 5.9604645e-8f32, 1.0f32 / 16_777_216.0),
+            (0xFFFF_FFFF, 0.99999994, 16_777_215.0 / 16_777_216.0),
+        ];
+        for (word, table, exact) in cases {
+            assert_eq!(
+                table.to_bits(),
+                exact.to_bits(),
+                "NUMERICS value of {word:#x}"
+            );
+            let scalar = crate::unit_f32(word);
+            assert_eq!(
+                scalar.to_bits(),
+                exact.to_bits(),
+                "unit_f32({word:#x}) = {scalar:e}"
+            );
+            assert!(scalar < 1.0);
+            for count in 1..=LANES {
+                let lanes = uniforms(draw(count, &mut || word)).to_array();
+                for (k, u) in lanes.iter().enumerate().take(count) {
+                    assert_eq!(
+                        u.to_bits(),
+                        exact.to_bits(),
+                        "simd uniform of {word:#x} in lane {k} of {count}: {u:e}"
+                    );
+                }
+            }
+            // x = 1 iff u < p: 0 at p = u and 1 just above pins u exactly in both samplers.
+            assert_samples(exact, word, 0.0, "u is not below itself");
+            assert_samples(exact.next_up(), word, 1.0, "u is below the next f32");
+        }
+    }
+
+    /// NUMERICS: probabilities below 2^-24 are quantised as documented, any p in (0, 2^-24]
+    /// behaving like 2^-24: x = 1 exactly for the 256 words whose top 24 bits are zero
+    /// (probability 2^-24), and p just above 2^-24 also fires for the next 256 words.
+    #[test]
+    fn probabilities_below_the_grid_behave_like_two_to_minus_24() {
+        let tiny = [
+            f32::from_bits(1),
+            1e-39,
+            f32::MIN_POSITIVE,
+            1e-10,
+            1.0 / 33_554_432.0,
+            1.0 / 16_777_216.0,
+        ];
+        for p in tiny {
+            for word in [0u32, 0x0000_00FF] {
+                assert_samples(p, word, 1.0, "u = 0 is below every positive p");
+            }
+            for word in [0x0000_0100u32, 0x0000_01FF, u32::MAX] {
+                assert_samples(p, word, 0.0, "u >= 2^-24 is not below p <= 2^-24");
             }
         }
-        // Unit floats of NUMERICS.md: 0x100 -> 2^-24, u32::MAX -> 1 - 2^-24.
-        let mut x = [0.0; 1];
-        bernoulli(&[5.9604645e-8], &mut x, &mut || 0x0000_0100);
-        assert_eq!(x, [0.0], "u = 2^-24 is not below p = 2^-24");
-        bernoulli(&[0.99999994], &mut x, &mut || u32::MAX);
-        assert_eq!(x, [0.0], "u = 1 - 2^-24 is not below itself");
-        bernoulli(&[1.0], &mut x, &mut || u32::MAX);
-        assert_eq!(x, [1.0]);
+        let above = (1.0f32 / 16_777_216.0).next_up();
+        assert_samples(above, 0x0000_0100, 1.0, "u = 2^-24 is below p > 2^-24");
+        assert_samples(above, 0x0000_01FF, 1.0, "u = 2^-24 is below p > 2^-24");
+        assert_samples(above, 0x0000_0200, 0.0, "u = 2^-23 is not below p < 2^-23");
     }
 
     /// NUMERICS: p = 0.5 over 1e7 draws has mean within 0.5 +- 5 * 1.58e-4.

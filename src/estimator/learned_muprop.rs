@@ -7,7 +7,8 @@
 //! expectation for any `eta` and `b` fixed during the step, the estimate stays unbiased.
 //! `b` and `v` are trained to minimise `sum_l r_l^2` (averaged over the minibatch) with their
 //! own Adam, which the reference code runs at ten times the model's learning rate. They change
-//! only after an applied step. Layers past the first `L` use `eta = 1` and no baseline.
+//! only after an applied step (a refused step changes none of them, nor their accumulated
+//! gradient). Layers past the first `L` use `eta = 1` and no baseline.
 
 use bytemuck::Zeroable;
 use rand_core::Rng;
@@ -59,12 +60,15 @@ impl<const IN: usize, const HID: usize, const L: usize> Tensors for MuPropContro
 pub struct LearnedMuProp<const IN: usize, const HID: usize, const L: usize, const B: usize> {
     /// The learned baseline and scalings.
     pub control: MuPropControl<IN, HID, L>,
-    /// Their gradient accumulated over the current step.
+    /// Their gradient accumulated over the current step; zero between steps (cleared once the
+    /// step's update is applied, or when the step is refused).
     pub grad: MuPropControl<IN, HID, L>,
     /// Their Adam state.
     pub state: AdamState<MuPropControl<IN, HID, L>>,
     lr: f32,
+    // The step's row count, zero between steps.
     pub(crate) rows: u32,
+    // A chunk's work area, written before it is read in every chunk.
     scratch: BaselineScratch<HID, L, B>,
 }
 
@@ -93,6 +97,12 @@ impl<const IN: usize, const HID: usize, const L: usize, const B: usize>
             _ => (1.0, 1.0),
         }
     }
+
+    /// Zeroes what a step accumulates: the gradient and the row count.
+    fn clear_step(&mut self) {
+        self.grad.fill_zero();
+        self.rows = 0;
+    }
 }
 
 /// `2 sigmoid(v)`.
@@ -108,8 +118,7 @@ impl<const IN: usize, const HID: usize, const L: usize, const B: usize> Estimato
     }
 
     fn begin_step(&mut self) {
-        self.grad.fill_zero();
-        self.rows = 0;
+        self.clear_step();
     }
 
     fn prepare_chunk(&mut self, inputs: &[f32], width: usize, f: &[f32], _: &[f32]) {
@@ -183,15 +192,19 @@ impl<const IN: usize, const HID: usize, const L: usize, const B: usize> Estimato
     }
 
     fn end_step(&mut self, _: f32) {
-        if self.rows == 0 {
-            return;
-        }
-        scale_all(&mut self.grad, 1.0 / self.rows as f32);
-        if self.grad.all_finite() {
-            if let Ok(adam) = Adam::new(self.lr) {
-                adam.update(&mut self.control, &self.grad, &mut self.state);
+        if self.rows > 0 {
+            scale_all(&mut self.grad, 1.0 / self.rows as f32);
+            if self.grad.all_finite() {
+                if let Ok(adam) = Adam::new(self.lr) {
+                    adam.update(&mut self.control, &self.grad, &mut self.state);
+                }
             }
         }
+        self.clear_step();
+    }
+
+    fn discard_step(&mut self) {
+        self.clear_step();
     }
 }
 

@@ -102,4 +102,9 @@ pub trait Estimator {
 
     /// Called once after a step whose update was applied, with the minibatch's mean loss.
     fn end_step(&mut self, _mean_loss: f32) {}
+
+    /// Called instead of [`Estimator::end_step`] when a step that began is refused: discards
+    /// what the step accumulated, so that the estimator's state is bit-identical to its state
+    /// before [`Estimator::begin_step`].
+    fn discard_step(&mut self) {}
 }

@@ -5,7 +5,8 @@
 //! `v` are running mean and variance of `f - b(x)` with decay 0.8, and the logit gradient is
 //! `s (x_l - mu_l)`. `b` is trained to minimise the squared centred signal `(f - b(x) - c)^2`
 //! with its own Adam; it gets no gradient from the model's surrogate. `b`, `c` and `v` change
-//! only after an applied step, so within a step the signal's baseline is independent of the
+//! only after an applied step (a refused step changes none of them, nor the accumulated
+//! gradient and moments), so within a step the signal's baseline is independent of the
 //! samples and the estimate is unbiased (up to the positive factor `1 / max(1, sqrt(v))`, which
 //! acts as a step size; turn normalisation off to estimate the gradient itself).
 
@@ -27,7 +28,8 @@ use crate::Tensors;
 pub struct Nvil<const IN: usize, const HID: usize, const B: usize> {
     /// The baseline network `b(x)`.
     pub baseline: BaselineNet<IN, HID, 1>,
-    /// The baseline's gradient accumulated over the current step.
+    /// The baseline's gradient accumulated over the current step; zero between steps (cleared
+    /// once the step's update is applied, or when the step is refused).
     pub grad: BaselineNet<IN, HID, 1>,
     /// The baseline's Adam state.
     pub state: AdamState<BaselineNet<IN, HID, 1>>,
@@ -36,14 +38,16 @@ pub struct Nvil<const IN: usize, const HID: usize, const B: usize> {
     /// Running variance `v` of `f - b(x)`.
     pub variance: f32,
     lr: f32,
-    scratch: BaselineScratch<HID, 1, B>,
-    signal: [f32; B],
-    pub(crate) rows: u32,
-    pub(crate) sum: f64,
-    pub(crate) sum_sq: f64,
     decay: f32,
     pub(crate) normalize: u32,
     started: u32,
+    // A chunk's work area, written before it is read in every chunk.
+    scratch: BaselineScratch<HID, 1, B>,
+    signal: [f32; B],
+    // The step's accumulators, zero between steps.
+    pub(crate) rows: u32,
+    pub(crate) sum: f64,
+    pub(crate) sum_sq: f64,
 }
 
 impl<const IN: usize, const HID: usize, const B: usize> Nvil<IN, HID, B> {
@@ -85,14 +89,43 @@ impl<const IN: usize, const HID: usize, const B: usize> Nvil<IN, HID, B> {
         }
         1.0 / libm::sqrtf(self.variance.max(0.0)).max(1.0)
     }
-}
 
-impl<const IN: usize, const HID: usize, const B: usize> Estimator for Nvil<IN, HID, B> {
-    fn begin_step(&mut self) {
+    /// Zeroes what a step accumulates: the baseline's gradient, the row count and the moments.
+    fn clear_step(&mut self) {
         self.grad.fill_zero();
         self.rows = 0;
         self.sum = 0.0;
         self.sum_sq = 0.0;
+    }
+
+    /// Folds the step's moments into `c` and `v` and applies the baseline's update.
+    fn commit_step(&mut self) {
+        let n = f64::from(self.rows);
+        let mean_e = self.sum / n;
+        let var_e = (self.sum_sq / n - mean_e * mean_e).max(0.0);
+        let (mean_fb, var_fb) = ((mean_e + f64::from(self.center)) as f32, var_e as f32);
+        if self.started == 0 {
+            self.center = mean_fb;
+            self.variance = var_fb;
+            self.started = 1;
+        } else {
+            let a = self.decay;
+            self.center = a * self.center + (1.0 - a) * mean_fb;
+            self.variance = a * self.variance + (1.0 - a) * var_fb;
+        }
+
+        scale_all(&mut self.grad, 1.0 / self.rows as f32);
+        if self.grad.all_finite() {
+            if let Ok(adam) = Adam::new(self.lr) {
+                adam.update(&mut self.baseline, &self.grad, &mut self.state);
+            }
+        }
+    }
+}
+
+impl<const IN: usize, const HID: usize, const B: usize> Estimator for Nvil<IN, HID, B> {
+    fn begin_step(&mut self) {
+        self.clear_step();
     }
 
     fn prepare_chunk(&mut self, inputs: &[f32], width: usize, f: &[f32], _: &[f32]) {
@@ -141,28 +174,13 @@ impl<const IN: usize, const HID: usize, const B: usize> Estimator for Nvil<IN, H
     }
 
     fn end_step(&mut self, _: f32) {
-        if self.rows == 0 {
-            return;
+        if self.rows > 0 {
+            self.commit_step();
         }
-        let n = f64::from(self.rows);
-        let mean_e = self.sum / n;
-        let var_e = (self.sum_sq / n - mean_e * mean_e).max(0.0);
-        let (mean_fb, var_fb) = ((mean_e + f64::from(self.center)) as f32, var_e as f32);
-        if self.started == 0 {
-            self.center = mean_fb;
-            self.variance = var_fb;
-            self.started = 1;
-        } else {
-            let a = self.decay;
-            self.center = a * self.center + (1.0 - a) * mean_fb;
-            self.variance = a * self.variance + (1.0 - a) * var_fb;
-        }
+        self.clear_step();
+    }
 
-        scale_all(&mut self.grad, 1.0 / self.rows as f32);
-        if self.grad.all_finite() {
-            if let Ok(adam) = Adam::new(self.lr) {
-                adam.update(&mut self.baseline, &self.grad, &mut self.state);
-            }
-        }
+    fn discard_step(&mut self) {
+        self.clear_step();
     }
 }

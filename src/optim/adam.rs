@@ -55,12 +55,15 @@ impl Adam {
     /// # Errors
     ///
     /// [`Error::InvalidHyperparameter`] unless `lr > 0`, `0 <= beta1 < 1`, `0 <= beta2 < 1`
-    /// and `eps > 0`, all finite.
+    /// and `eps >= f32::MIN_POSITIVE` (positive and normal), all finite. A subnormal `eps` is
+    /// rejected: where subnormals are flushed to zero it would act as 0, and the first update
+    /// of a zero gradient would divide 0 by 0.
     pub fn with_params(lr: f32, beta1: f32, beta2: f32, eps: f32) -> Result<Self, Error> {
         let lr = check_learning_rate(lr)?;
         let beta1 = check_beta("beta1", beta1)?;
         let beta2 = check_beta("beta2", beta2)?;
-        let eps = check_range("eps", eps, f32::MIN_POSITIVE, f32::MAX, "finite and > 0")?;
+        let normal = "finite and >= f32::MIN_POSITIVE (positive, not subnormal)";
+        let eps = check_range("eps", eps, f32::MIN_POSITIVE, f32::MAX, normal)?;
         Ok(Self {
             lr,
             beta1,
