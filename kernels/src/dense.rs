@@ -8,30 +8,72 @@
 //! skipped; when every selected coefficient of a block is `1.0` the rows are added without
 //! multiplying (the same bits, since `1.0 * w == w`).
 //!
-//! Blocking: the rows with a nonzero coefficient are first compacted into a short index list
-//! (at most [`BLOCK`] of them), then each tile of [`TILE`] lanes of the output is held in
-//! registers while the selected rows are added to it. The batch kernels walk a block of
-//! weight rows (or of delta rows) over the whole batch, so the block stays in the L1 cache.
+//! Blocking: the rows with a nonzero coefficient in a block of [`BLOCK`] form a bit mask (a
+//! full mask is walked as a plain loop). Each output row is cut into tiles of balanced widths,
+//! at most [`Tiling::single`] lanes (25 lanes become 7 + 6 + 6 + 6 rather than 8 + 8 + 8 + 1),
+//! held in registers while the selected rows are added to them in increasing order, so every
+//! tile carries enough independent additions to hide their latency. Two consecutive output rows
+//! whose masks are equal (batch rows of a dense real-valued input, as in the mean-field pass;
+//! rows of `gw` whose inputs are nonzero in the same rows) are tiled together, at most
+//! [`Tiling::pair`] lanes each: each weight (or delta) vector is loaded once and added to both,
+//! each row still in its own order. The batch kernels walk a block of weight rows (or of delta
+//! rows) over the whole batch, so the block stays in the L1 cache.
 //!
 //! The transposed product is a reduction over `OUT` carried in lanes (see [`backprop_input`]
-//! for its order and precision); the batch version uses the same sequence per row, so it is
-//! bit-identical to calling [`backprop_input`] on each row.
+//! for its order and precision); the batch version reduces [`DOTS`] weight rows against two
+//! delta rows at once (each weight and delta vector loaded once for all eight sums), with the
+//! same sequence per row, so it is bit-identical to calling [`backprop_input`] on each row.
+//!
+//! The tile widths depend on how many vector registers the target has ([`TILING`]); every
+//! tiling adds in the same order, so they change the speed, never the bits (the tests run
+//! several tilings against the twins on every target).
 
-use crate::lanes::{hsum, Lane, LANES};
+use crate::lanes::{hsum, Lane, LANES, LANE_REGISTERS};
 
-/// Rows of weights (or of deltas) walked as one cache block; also the capacity of a
-/// [`Selection`].
+/// Rows of weights (or of deltas) walked as one cache block; also the width of a
+/// [`Selection`]'s mask.
 const BLOCK: usize = 32;
-/// Output lanes held in registers while a block of rows is added.
-const TILE: usize = 4;
-/// Weight rows reduced together in the transposed product (independent dependency chains).
+/// Weight rows reduced together in the transposed product.
 const DOTS: usize = 4;
+/// Rows of `gw` whose selections are computed together in the gradient accumulation.
+const COLUMNS: usize = 32;
+/// The widest tile [`add_tiles`] dispatches.
+const MAX_TILE: usize = 8;
 
-const _: () = assert!(BLOCK <= u8::MAX as usize + 1);
+const _: () = assert!(BLOCK <= u32::BITS as usize && BLOCK.is_multiple_of(LANES));
+
+/// How the products are tiled. Every tiling gives the same bits; they differ in speed only.
+#[derive(Clone, Copy, Debug)]
+struct Tiling {
+    /// Widest tile, in lanes, of an output row tiled alone (1 to [`MAX_TILE`]).
+    single: usize,
+    /// Widest tile, in lanes, of each of two output rows tiled together; `0`: never paired.
+    pair: usize,
+    /// Whether the transposed product reduces two delta rows at once.
+    delta_pairs: bool,
+}
+
+/// The tiling of this target: pairs of rows only where their accumulators (two tiles, 8 to 12
+/// lane vectors) stay in registers beside the weight and coefficient vectors; with fewer
+/// registers they would spill, and rows are tiled one at a time.
+const TILING: Tiling = Tiling {
+    single: MAX_TILE,
+    pair: if LANE_REGISTERS >= 32 {
+        6
+    } else if LANE_REGISTERS >= 16 {
+        4
+    } else {
+        0
+    },
+    delta_pairs: LANE_REGISTERS >= 16,
+};
+
+const _: () = assert!(TILING.single >= 1 && TILING.single <= MAX_TILE);
 
 /// Logits of a dense layer for one example: `a[o] = b[o] + sum_i x[i] * w[i][o]`.
 ///
-/// The sum runs over `i` in increasing order and skips inputs below the normal range (`|x[i]| < f32::MIN_POSITIVE`: zeros and subnormals); bit-identical to
+/// The sum runs over `i` in increasing order and skips inputs below the normal range
+/// (`|x[i]| < f32::MIN_POSITIVE`: zeros and subnormals); bit-identical to
 /// [`crate::reference::logits`].
 ///
 /// # Cost
@@ -50,6 +92,9 @@ pub fn logits<const IN: usize, const OUT: usize>(
 /// Logits for a batch: [`logits`] applied to each row pair of `x` and `a` (the common number
 /// of rows), bit-identical to that and to [`crate::reference::logits_batch`].
 ///
+/// Consecutive rows whose nonzero inputs in a block are the same (dense real-valued rows) share
+/// each weight load on targets with enough vector registers; see the module docs.
+///
 /// # Cost
 ///
 /// `nnz(x) * OUT` additions (plus as many multiplications for non-binary rows); `w` is read
@@ -59,6 +104,18 @@ pub fn logits_batch<const IN: usize, const OUT: usize>(
     b: &[f32; OUT],
     x: &[[f32; IN]],
     a: &mut [[f32; OUT]],
+) {
+    logits_tiled(w, b, x, a, TILING);
+}
+
+/// [`logits_batch`] with a given tiling.
+#[inline(always)]
+fn logits_tiled<const IN: usize, const OUT: usize>(
+    w: &[[f32; OUT]; IN],
+    b: &[f32; OUT],
+    x: &[[f32; IN]],
+    a: &mut [[f32; OUT]],
+    tiling: Tiling,
 ) {
     let rows = x.len().min(a.len());
     let (Some(x), Some(a)) = (x.get(..rows), a.get_mut(..rows)) else {
@@ -70,12 +127,11 @@ pub fn logits_batch<const IN: usize, const OUT: usize>(
 
     // Block of weight rows outside, batch rows inside: the block stays in cache.
     for (kb, wb) in w.chunks(BLOCK).enumerate() {
-        for (xr, ar) in x.iter().zip(a.iter_mut()) {
-            if let Some(xb) = xr.chunks(BLOCK).nth(kb) {
-                let sel = Selection::new(xb.iter().copied());
-                add_selected(ar, wb, &sel);
-            }
-        }
+        let targets = x.iter().zip(a.iter_mut()).filter_map(|(xr, ar)| {
+            let xb = xr.chunks(BLOCK).nth(kb)?;
+            Some((ar, Selection::of_block(xb)))
+        });
+        add_to_each(wb, targets, tiling);
     }
 }
 
@@ -108,6 +164,9 @@ pub fn backprop_input<const IN: usize, const OUT: usize>(
 /// The transposed product for a batch: [`backprop_input`] applied to each row pair, with the
 /// same order of operations, so bit-identical to it.
 ///
+/// Two delta rows at a time (on targets with enough vector registers) are reduced against
+/// four weight rows at a time: eight independent sums, each in the order of [`backprop_input`].
+///
 /// # Precision
 ///
 /// As [`backprop_input`], against [`crate::reference::backprop_input_batch`].
@@ -121,10 +180,33 @@ pub fn backprop_input_batch<const IN: usize, const OUT: usize>(
     delta: &[[f32; OUT]],
     dx: &mut [[f32; IN]],
 ) {
+    backprop_tiled(w, delta, dx, TILING);
+}
+
+/// [`backprop_input_batch`] with a given tiling.
+#[inline(always)]
+fn backprop_tiled<const IN: usize, const OUT: usize>(
+    w: &[[f32; OUT]; IN],
+    delta: &[[f32; OUT]],
+    dx: &mut [[f32; IN]],
+    tiling: Tiling,
+) {
     for (kb, wb) in w.chunks(BLOCK).enumerate() {
-        for (dr, xr) in delta.iter().zip(dx.iter_mut()) {
-            if let Some(xb) = xr.chunks_mut(BLOCK).nth(kb) {
-                dots_block(wb, dr, xb);
+        let mut rows = delta
+            .iter()
+            .zip(dx.iter_mut())
+            .filter_map(|(dr, xr)| Some((dr, xr.chunks_mut(BLOCK).nth(kb)?)));
+
+        // Pairs of delta rows (where the tiling has them), one row at a time otherwise.
+        while let Some((da, xa)) = rows.next() {
+            let second = if tiling.delta_pairs {
+                rows.next()
+            } else {
+                None
+            };
+            match second {
+                Some((db, xb)) => dots_block::<DOTS, 2, OUT>(wb, [da, db], [xa, xb]),
+                None => dots_block::<DOTS, 1, OUT>(wb, [da], [xa]),
             }
         }
     }
@@ -156,7 +238,9 @@ pub fn accumulate<const IN: usize, const OUT: usize>(
 /// bit-identical to that and to [`crate::reference::accumulate_batch`].
 ///
 /// Each element of `gw` and `gb` receives the rows' contributions in row order; the rows are
-/// walked in groups of 32 whose deltas stay in cache while `gw` is swept.
+/// walked in groups of 32 whose deltas stay in cache while `gw` is swept. Consecutive rows of
+/// `gw` whose inputs select the same rows of a group share each delta load (on targets with
+/// enough vector registers).
 ///
 /// # Cost
 ///
@@ -168,175 +252,421 @@ pub fn accumulate_batch<const IN: usize, const OUT: usize>(
     gw: &mut [[f32; OUT]; IN],
     gb: &mut [f32; OUT],
 ) {
+    accumulate_tiled(x, delta, gw, gb, TILING);
+}
+
+/// [`accumulate_batch`] with a given tiling.
+#[inline(always)]
+fn accumulate_tiled<const IN: usize, const OUT: usize>(
+    x: &[[f32; IN]],
+    delta: &[[f32; OUT]],
+    gw: &mut [[f32; OUT]; IN],
+    gb: &mut [f32; OUT],
+    tiling: Tiling,
+) {
     let rows = x.len().min(delta.len());
     let (Some(x), Some(delta)) = (x.get(..rows), delta.get(..rows)) else {
         return;
     };
 
     // Bias: every delta row, in order, with coefficient 1.
-    for (xg, dg) in x.chunks(BLOCK).zip(delta.chunks(BLOCK)) {
-        add_selected(gb, dg, &Selection::new(xg.iter().map(|_| 1.0)));
+    for dg in delta.chunks(BLOCK) {
+        add_selected([gb], dg, [&Selection::all(dg.len())], tiling.single);
     }
 
     // Weights: a group of rows outside, so its deltas stay in cache while gw is swept.
     for (xg, dg) in x.chunks(BLOCK).zip(delta.chunks(BLOCK)) {
-        for (i, gwi) in gw.iter_mut().enumerate() {
-            let sel = Selection::new(xg.iter().map(|xr| xr.get(i).copied().unwrap_or(0.0)));
-            add_selected(gwi, dg, &sel);
+        for (c, gwc) in gw.chunks_mut(COLUMNS).enumerate() {
+            let (masks, others) = column_masks(xg, c * COLUMNS);
+            let targets = gwc.iter_mut().zip(masks.into_iter().zip(others));
+            let targets = targets.enumerate().map(|(j, (gwi, (m, o)))| {
+                (gwi, Selection::of_column(xg, c * COLUMNS + j, m, o == 0))
+            });
+            add_to_each(dg, targets, tiling);
         }
     }
 }
 
-/// The rows of a block with a nonzero coefficient, in increasing order, and their coefficients.
+/// For inputs `i0..i0 + COLUMNS`, the rows of a group (at most [`BLOCK`]) that select each
+/// one (bit `r` for row `r`), and those among them whose coefficient is not `1.0`.
+#[inline(always)]
+fn column_masks<const IN: usize>(
+    rows: &[[f32; IN]],
+    i0: usize,
+) -> ([u32; COLUMNS], [u32; COLUMNS]) {
+    let (mut masks, mut others) = ([0; COLUMNS], [0; COLUMNS]);
+    for (r, xr) in rows.iter().take(BLOCK).enumerate() {
+        let xs = xr.get(i0..).unwrap_or_default();
+        for ((m, o), c) in masks.iter_mut().zip(others.iter_mut()).zip(xs) {
+            let skipped = c.abs() < f32::MIN_POSITIVE;
+            *m |= u32::from(!skipped) << r;
+            *o |= u32::from(!skipped && *c != 1.0) << r;
+        }
+    }
+    (masks, others)
+}
+
+/// The rows of a block with a coefficient in the normal range or above (or NaN), as bits of a
+/// mask, and the block's coefficients.
 struct Selection {
-    idx: [u8; BLOCK],
+    /// The coefficient of every selected row (the others may hold anything).
     coef: [f32; BLOCK],
-    len: usize,
+    /// Bit `k` is set when row `k` is selected.
+    mask: u32,
     /// Every selected coefficient is exactly `1.0`.
     ones: bool,
 }
 
 impl Selection {
-    /// Compacts the nonzero entries of `coefs` (at most [`BLOCK`] are read), without branches.
+    /// The selection of a block of contiguous coefficients (at most [`BLOCK`] are read).
     #[inline(always)]
-    fn new(coefs: impl Iterator<Item = f32>) -> Self {
-        let mut s = Selection {
-            idx: [0; BLOCK],
-            coef: [0.0; BLOCK],
-            len: 0,
-            ones: true,
-        };
-        for (k, c) in coefs.take(BLOCK).enumerate() {
-            if let (Some(i), Some(v)) = (s.idx.get_mut(s.len), s.coef.get_mut(s.len)) {
-                *i = k as u8;
-                *v = c;
-            }
-            let skipped = c.abs() < f32::MIN_POSITIVE;
-            s.len += usize::from(!skipped);
-            s.ones &= skipped || c == 1.0;
+    fn of_block(coefs: &[f32]) -> Self {
+        let mut coef = [0.0; BLOCK];
+        match coefs.first_chunk::<BLOCK>() {
+            Some(full) => coef = *full,
+            None => coef.iter_mut().zip(coefs).for_each(|(c, v)| *c = *v),
         }
-        s
+
+        // A lane's worth of bits at a time; the zero padding is never selected.
+        let (mut mask, mut other) = (0, 0);
+        let lane_bits = u32::MAX >> (u32::BITS as usize - LANES);
+        for (j, chunk) in coef.as_chunks::<LANES>().0.iter().enumerate() {
+            let v = Lane::new(*chunk);
+            let small = v.abs().simd_lt(Lane::splat(f32::MIN_POSITIVE)).to_bitmask();
+            let one = v.simd_eq(Lane::ONE).to_bitmask();
+            mask |= (!small & lane_bits) << (j * LANES);
+            other |= (!small & !one & lane_bits) << (j * LANES);
+        }
+        Selection {
+            coef,
+            mask,
+            ones: other == 0,
+        }
     }
 
-    /// `(row, coefficient)` of every selected row, in increasing row order.
+    /// The selection of column `i` of a group of rows, whose bits [`column_masks`] computed;
+    /// the coefficients are gathered only when some of them are not `1.0`.
     #[inline(always)]
-    fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
-        self.idx
-            .iter()
-            .zip(&self.coef)
-            .take(self.len)
-            .map(|(i, c)| (usize::from(*i), *c))
+    fn of_column<const IN: usize>(rows: &[[f32; IN]], i: usize, mask: u32, ones: bool) -> Self {
+        let mut coef = [1.0; BLOCK];
+        if !ones {
+            for (c, xr) in coef.iter_mut().zip(rows) {
+                *c = xr.get(i).copied().unwrap_or(0.0);
+            }
+        }
+        Selection { coef, mask, ones }
+    }
+
+    /// The first `len` rows (at most [`BLOCK`]), each with coefficient `1.0`.
+    #[inline(always)]
+    fn all(len: usize) -> Self {
+        Selection {
+            coef: [1.0; BLOCK],
+            mask: u32::MAX
+                .checked_shr(u32::BITS - len.min(BLOCK) as u32)
+                .unwrap_or(0),
+            ones: true,
+        }
+    }
+
+    /// The coefficient of row `k` of the block.
+    #[inline(always)]
+    fn coef(&self, k: usize) -> f32 {
+        self.coef.get(k).copied().unwrap_or(0.0)
     }
 }
 
-/// `acc += sum over the selection of coef * rows[k]`, rows in order, tile by tile.
+/// The set bits of `mask`, in increasing order: the selected rows.
 #[inline(always)]
-fn add_selected<const N: usize>(acc: &mut [f32; N], rows: &[[f32; N]], sel: &Selection) {
-    if sel.len == 0 {
+fn selected(mask: u32) -> impl Iterator<Item = usize> {
+    let mut m = mask;
+    core::iter::from_fn(move || {
+        let k = m.trailing_zeros() as usize;
+        m &= m.wrapping_sub(1);
+        (k < BLOCK).then_some(k)
+    })
+}
+
+/// Adds the selected `rows` to each target, pairing consecutive targets with equal masks
+/// where the tiling has pairs.
+#[inline(always)]
+fn add_to_each<'a, const N: usize>(
+    rows: &[[f32; N]],
+    targets: impl Iterator<Item = (&'a mut [f32; N], Selection)>,
+    tiling: Tiling,
+) {
+    let mut pending: Option<(&'a mut [f32; N], Selection)> = None;
+    for (acc, sel) in targets {
+        pending = match pending.take() {
+            Some((first, fs)) if tiling.pair > 0 && fs.mask == sel.mask => {
+                add_selected([first, acc], rows, [&fs, &sel], tiling.pair);
+                None
+            }
+            Some((first, fs)) => {
+                add_selected([first], rows, [&fs], tiling.single);
+                Some((acc, sel))
+            }
+            None => Some((acc, sel)),
+        };
+    }
+    if let Some((last, ls)) = pending {
+        add_selected([last], rows, [&ls], tiling.single);
+    }
+}
+
+/// `acc[q] += sum over the selection of coef_q * rows[k]`, rows in order, for `R` rows that
+/// share one mask: whole tiles (at most `widest` lanes), then the scalar tail elements.
+#[inline(always)]
+fn add_selected<const R: usize, const N: usize>(
+    mut acc: [&mut [f32; N]; R],
+    rows: &[[f32; N]],
+    sel: [&Selection; R],
+    widest: usize,
+) {
+    let Some(mask) = sel.first().map(|s| s.mask) else {
+        return;
+    };
+    if mask == 0 {
         return;
     }
-    let (chunks, tail) = acc.as_chunks_mut::<LANES>();
-    let (tiles, rest) = chunks.as_chunks_mut::<TILE>();
-    let rest_start = tiles.len() * TILE;
+    add_tiles(&mut acc, rows, sel, mask, widest);
 
-    // Whole tiles in registers, then single lanes, then the scalar tail elements.
-    for (t, tile) in tiles.iter_mut().enumerate() {
-        add_tile(tile, t * TILE, rows, sel);
-    }
-    for (j, chunk) in rest.iter_mut().enumerate() {
-        add_tile(core::array::from_mut(chunk), rest_start + j, rows, sel);
-    }
-    let tail_start = N - tail.len();
-    for (o, av) in tail.iter_mut().enumerate() {
-        for (k, c) in sel.iter() {
-            if let Some(wv) = rows.get(k).and_then(|r| r.get(tail_start + o)) {
-                *av += c * *wv;
+    let tail_start = N / LANES * LANES;
+    for (aq, sq) in acc.iter_mut().zip(sel) {
+        for (o, av) in aq.iter_mut().enumerate().skip(tail_start) {
+            for k in selected(mask) {
+                if let Some(wv) = rows.get(k).and_then(|r| r.get(o)) {
+                    *av += sq.coef(k) * *wv;
+                }
             }
         }
     }
 }
 
-/// Adds the selected rows' lanes `first..first + T` to a tile held in registers.
+/// Cuts the whole lanes of the rows into tiles of balanced widths and adds each one.
 #[inline(always)]
-fn add_tile<const T: usize, const N: usize>(
-    tile: &mut [[f32; LANES]; T],
+fn add_tiles<const R: usize, const N: usize>(
+    acc: &mut [&mut [f32; N]; R],
+    rows: &[[f32; N]],
+    sel: [&Selection; R],
+    mask: u32,
+    widest: usize,
+) {
+    let lanes = N / LANES;
+    let count = lanes.div_ceil(widest.clamp(1, MAX_TILE));
+    let Some(narrow) = lanes.checked_div(count) else {
+        return;
+    };
+    let wider = lanes % count;
+
+    let mut first = 0;
+    for t in 0..count {
+        let width = narrow + usize::from(t < wider);
+        match width {
+            1 => add_tile::<R, 1, N>(acc, first, rows, sel, mask),
+            2 => add_tile::<R, 2, N>(acc, first, rows, sel, mask),
+            3 => add_tile::<R, 3, N>(acc, first, rows, sel, mask),
+            4 => add_tile::<R, 4, N>(acc, first, rows, sel, mask),
+            5 => add_tile::<R, 5, N>(acc, first, rows, sel, mask),
+            6 => add_tile::<R, 6, N>(acc, first, rows, sel, mask),
+            7 => add_tile::<R, 7, N>(acc, first, rows, sel, mask),
+            _ => add_tile::<R, MAX_TILE, N>(acc, first, rows, sel, mask),
+        }
+        first += width;
+    }
+}
+
+/// Adds the selected rows' lanes `first..first + T` to a tile of each of the `R` rows, held in
+/// registers; each weight vector is loaded once for all of them.
+#[inline(always)]
+fn add_tile<const R: usize, const T: usize, const N: usize>(
+    acc: &mut [&mut [f32; N]; R],
     first: usize,
     rows: &[[f32; N]],
-    sel: &Selection,
+    sel: [&Selection; R],
+    mask: u32,
 ) {
-    let mut acc: [Lane; T] = tile.map(Lane::new);
-    let lanes_of = |k: usize| -> Option<&[[f32; LANES]; T]> {
-        let row = rows.get(k)?.as_chunks::<LANES>().0;
-        row.get(first..first + T)?.try_into().ok()
-    };
+    let mut tile = [[Lane::ZERO; T]; R];
+    for (tq, aq) in tile.iter_mut().zip(acc.iter()) {
+        let Some(a) = lanes::<T, N>(aq, first) else {
+            return;
+        };
+        for (v, l) in tq.iter_mut().zip(a) {
+            *v = Lane::new(*l);
+        }
+    }
 
-    if sel.ones {
-        for (k, _) in sel.iter() {
-            if let Some(r) = lanes_of(k) {
-                for (a, v) in acc.iter_mut().zip(r) {
+    // Every row of the block (a dense input) in a plain loop, else the set bits of the mask.
+    let len = rows.len().min(BLOCK);
+    let pick = |k: usize| Some((k, lanes::<T, N>(rows.get(k)?, first)?));
+    if mask == Selection::all(len).mask {
+        add_rows(&mut tile, (0..len).filter_map(pick), sel);
+    } else {
+        add_rows(&mut tile, selected(mask).filter_map(pick), sel);
+    }
+
+    for (aq, tq) in acc.iter_mut().zip(tile) {
+        let Some(dst) = aq.as_chunks_mut::<LANES>().0.get_mut(first..first + T) else {
+            return;
+        };
+        for (d, v) in dst.iter_mut().zip(tq) {
+            *d = v.to_array();
+        }
+    }
+}
+
+/// `tile[q] += coef_q(k) * lanes` for each picked row `(k, lanes)`, in the order given; without
+/// multiplying when every coefficient is `1.0`.
+#[inline(always)]
+fn add_rows<'a, const R: usize, const T: usize>(
+    tile: &mut [[Lane; T]; R],
+    picked: impl Iterator<Item = (usize, &'a [[f32; LANES]; T])>,
+    sel: [&Selection; R],
+) {
+    if sel.iter().all(|s| s.ones) {
+        for (_, r) in picked {
+            for tq in tile.iter_mut() {
+                for (a, v) in tq.iter_mut().zip(r) {
                     *a += Lane::new(*v);
                 }
             }
         }
     } else {
-        for (k, c) in sel.iter() {
-            if let Some(r) = lanes_of(k) {
-                let cv = Lane::splat(c);
-                for (a, v) in acc.iter_mut().zip(r) {
+        for (k, r) in picked {
+            for (tq, sq) in tile.iter_mut().zip(sel) {
+                let cv = Lane::splat(sq.coef(k));
+                for (a, v) in tq.iter_mut().zip(r) {
                     *a += cv * Lane::new(*v);
                 }
             }
         }
     }
-
-    for (t, a) in tile.iter_mut().zip(acc) {
-        *t = a.to_array();
-    }
 }
 
-/// `dx[i] = dot(w[i], delta)` for a block of weight rows, [`DOTS`] rows at a time.
+/// Lanes `first..first + T` of a row.
 #[inline(always)]
-fn dots_block<const N: usize>(w: &[[f32; N]], delta: &[f32; N], dx: &mut [f32]) {
-    let groups = w.chunks_exact(DOTS).zip(dx.chunks_exact_mut(DOTS));
-    for (wg, dg) in groups {
-        if let (Ok(wg), Ok(dg)) = (
-            <&[[f32; N]; DOTS]>::try_from(wg),
-            <&mut [f32; DOTS]>::try_from(dg),
-        ) {
-            *dg = dot_rows(wg, delta);
+fn lanes<const T: usize, const N: usize>(
+    row: &[f32; N],
+    first: usize,
+) -> Option<&[[f32; LANES]; T]> {
+    row.as_chunks::<LANES>()
+        .0
+        .get(first..first + T)?
+        .try_into()
+        .ok()
+}
+
+/// `dx[q][i] = dot(w[i], delta[q])` for a block of weight rows, `D` rows at a time.
+#[inline(always)]
+fn dots_block<const D: usize, const R: usize, const N: usize>(
+    w: &[[f32; N]],
+    delta: [&[f32; N]; R],
+    mut dx: [&mut [f32]; R],
+) {
+    for (g, wg) in w.chunks(D).enumerate() {
+        let start = g * D;
+        if let Ok(wg) = <&[[f32; N]; D]>::try_from(wg) {
+            store_dots(&mut dx, start, dot_rows(wg, delta));
+        } else {
+            for (j, wi) in wg.iter().enumerate() {
+                store_dots(
+                    &mut dx,
+                    start + j,
+                    dot_rows(core::array::from_ref(wi), delta),
+                );
+            }
         }
     }
-    let done = w.len() / DOTS * DOTS;
-    let (Some(wr), Some(xr)) = (w.get(done..), dx.get_mut(done..)) else {
-        return;
-    };
-    for (wi, xi) in wr.iter().zip(xr) {
-        let [d] = dot_rows(core::array::from_ref(wi), delta);
-        *xi = d;
+}
+
+/// Writes `dots[q]` to `dx[q][start..]`.
+#[inline(always)]
+fn store_dots<const D: usize, const R: usize>(
+    dx: &mut [&mut [f32]; R],
+    start: usize,
+    dots: [[f32; D]; R],
+) {
+    for (xq, dq) in dx.iter_mut().zip(dots) {
+        for (x, d) in xq.iter_mut().skip(start).zip(dq) {
+            *x = d;
+        }
     }
 }
 
-/// The dots of `R` rows with the same vector, each in the order stated at [`backprop_input`].
+/// The dots of `D` weight rows with each of `R` vectors, each in the order stated at
+/// [`backprop_input`]: `D * R` independent lane sums, one load per weight and delta vector.
 #[inline(always)]
-fn dot_rows<const R: usize, const N: usize>(w: &[[f32; N]; R], delta: &[f32; N]) -> [f32; R] {
-    let (d_chunks, d_tail) = delta.as_chunks::<LANES>();
-    let mut acc = [Lane::ZERO; R];
-    for (c, dc) in d_chunks.iter().enumerate() {
-        let dv = Lane::new(*dc);
-        for (a, wi) in acc.iter_mut().zip(w) {
-            if let Some(wc) = wi.as_chunks::<LANES>().0.get(c) {
-                *a += Lane::new(*wc) * dv;
+fn dot_rows<const D: usize, const R: usize, const N: usize>(
+    w: &[[f32; N]; D],
+    delta: [&[f32; N]; R],
+) -> [[f32; D]; R] {
+    let mut acc = [[Lane::ZERO; D]; R];
+    for c in 0..N / LANES {
+        let chunk = |v: &[f32; N]| v.as_chunks::<LANES>().0.get(c).map(|l| Lane::new(*l));
+        let mut wv = [Lane::ZERO; D];
+        for (v, wi) in wv.iter_mut().zip(w) {
+            *v = chunk(wi).unwrap_or(Lane::ZERO);
+        }
+        for (aq, dq) in acc.iter_mut().zip(delta) {
+            let dv = chunk(dq).unwrap_or(Lane::ZERO);
+            for (a, wi) in aq.iter_mut().zip(wv) {
+                *a += wi * dv;
             }
         }
     }
 
-    let mut out = acc.map(hsum);
-    for (s, wi) in out.iter_mut().zip(w) {
-        for (p, q) in wi.as_chunks::<LANES>().1.iter().zip(d_tail) {
-            *s += p * q;
+    let mut out = horizontal_sums(acc);
+    for (oq, dq) in out.iter_mut().zip(delta) {
+        for (s, wi) in oq.iter_mut().zip(w) {
+            for (p, q) in wi
+                .as_chunks::<LANES>()
+                .1
+                .iter()
+                .zip(dq.as_chunks::<LANES>().1)
+            {
+                *s += p * q;
+            }
         }
     }
     out
+}
+
+/// [`hsum`] of every vector of `acc`; when there are as many vectors as lanes, all at once.
+#[inline(always)]
+fn horizontal_sums<const D: usize, const R: usize>(acc: [[Lane; D]; R]) -> [[f32; D]; R] {
+    let mut out = [[0.0; D]; R];
+    let mut all = [Lane::ZERO; LANES];
+    if D * R == LANES {
+        for (v, a) in all.iter_mut().zip(acc.as_flattened()) {
+            *v = *a;
+        }
+        let sums = hsums(all);
+        for (s, t) in out.as_flattened_mut().iter_mut().zip(sums) {
+            *s = t;
+        }
+    } else {
+        for (s, a) in out.as_flattened_mut().iter_mut().zip(acc.as_flattened()) {
+            *s = hsum(*a);
+        }
+    }
+    out
+}
+
+/// `hsum(v[j])` for every `j`, with the same additions: after a transposition, lane `j` of
+/// each step of the halving tree adds what [`hsum`] adds for `v[j]`.
+#[inline(always)]
+fn hsums(v: [Lane; LANES]) -> [f32; LANES] {
+    let mut t = Lane::transpose(v);
+    let mut width = LANES / 2;
+    while width > 0 {
+        if let Some((lo, hi)) = t.split_at_mut_checked(width) {
+            for (a, b) in lo.iter_mut().zip(hi.iter()) {
+                *a += *b;
+            }
+        }
+        width /= 2;
+    }
+    t.first().map_or([0.0; LANES], |s| s.to_array())
 }
 
 #[cfg(test)]
@@ -360,6 +690,37 @@ mod tests {
         0.5,
     ];
 
+    /// The tiling of this target, those of the others, and a few odd ones: all must give the
+    /// same bits, so every target tests every tiling.
+    const TILINGS: [Tiling; 6] = [
+        TILING,
+        Tiling {
+            single: MAX_TILE,
+            pair: 0,
+            delta_pairs: false,
+        },
+        Tiling {
+            single: MAX_TILE,
+            pair: 6,
+            delta_pairs: true,
+        },
+        Tiling {
+            single: MAX_TILE,
+            pair: 4,
+            delta_pairs: true,
+        },
+        Tiling {
+            single: 3,
+            pair: 2,
+            delta_pairs: true,
+        },
+        Tiling {
+            single: 1,
+            pair: MAX_TILE,
+            delta_pairs: false,
+        },
+    ];
+
     /// How the entries of a random input are drawn.
     #[derive(Clone, Copy, Debug)]
     enum Kind {
@@ -367,6 +728,8 @@ mod tests {
         Binary,
         /// Real values in [-2, 2], a quarter of them zero.
         Real,
+        /// Real values in [-2, 2], none zero (as the means of the mean-field pass).
+        Dense,
         /// Mostly real values, one entry in eight an edge value.
         Edge,
     }
@@ -376,7 +739,7 @@ mod tests {
         match kind {
             Kind::Binary => f32::from(u8::from(u < 0.5)),
             Kind::Real if u < 0.25 => 0.0,
-            Kind::Real => 4.0 * crate::scalar::unit_f32(rng.next_u32()) - 2.0,
+            Kind::Real | Kind::Dense => 4.0 * crate::scalar::unit_f32(rng.next_u32()) - 2.0,
             Kind::Edge if u < 0.125 => EDGES[(rng.next_u32() % EDGES.len() as u32) as usize],
             Kind::Edge => 4.0 * crate::scalar::unit_f32(rng.next_u32()) - 2.0,
         }
@@ -436,7 +799,7 @@ mod tests {
 
     fn check_shape<const IN: usize, const OUT: usize>(seed: u64) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        for kind in [Kind::Binary, Kind::Real, Kind::Edge] {
+        for kind in [Kind::Binary, Kind::Real, Kind::Dense, Kind::Edge] {
             let w = matrix::<IN, OUT>(
                 &mut rng,
                 if matches!(kind, Kind::Edge) {
@@ -485,6 +848,14 @@ mod tests {
             logits(w, b, xr, &mut one);
             assert_same("logits", &input, &one, s);
         }
+        for tiling in TILINGS {
+            let mut tiled = vec![[7.0; OUT]; x.len()];
+            logits_tiled(w, b, x, &mut tiled, tiling);
+            for (r, (xr, (f, s))) in x.iter().zip(tiled.iter().zip(&slow)).enumerate() {
+                let input = || format!("{tag} {tiling:?} row {r}: x = {xr:?}, b = {b:?}");
+                assert_same("logits_tiled", &input, f, s);
+            }
+        }
     }
 
     fn check_accumulate<const IN: usize, const OUT: usize>(
@@ -509,7 +880,7 @@ mod tests {
         );
 
         // Row by row through the single-example kernel.
-        let (mut gw_one, mut gb_one) = (gw0, gb0);
+        let (mut gw_one, mut gb_one) = (gw0.clone(), gb0);
         for (xr, dr) in x.iter().zip(delta) {
             accumulate(xr, dr, &mut gw_one, &mut gb_one);
         }
@@ -520,6 +891,19 @@ mod tests {
             gw_one.as_flattened(),
             gw_slow.as_flattened(),
         );
+
+        for tiling in TILINGS {
+            let (mut gw_tiled, mut gb_tiled) = (gw0.clone(), gb0);
+            accumulate_tiled(x, delta, &mut gw_tiled, &mut gb_tiled, tiling);
+            let input = || format!("{tag} {tiling:?}: x = {x:?}, delta = {delta:?}");
+            assert_same("accumulate_tiled gb", &input, &gb_tiled, &gb_slow);
+            assert_same(
+                "accumulate_tiled gw",
+                &input,
+                gw_tiled.as_flattened(),
+                gw_slow.as_flattened(),
+            );
+        }
     }
 
     fn check_backprop<const IN: usize, const OUT: usize>(
@@ -531,11 +915,23 @@ mod tests {
         let mut slow = vec![[7.0; IN]; delta.len()];
         backprop_input_batch(w, delta, &mut fast);
         reference::backprop_input_batch(w, delta, &mut slow);
+        let tiled: Vec<Vec<[f32; IN]>> = TILINGS
+            .iter()
+            .map(|tiling| {
+                let mut dx = vec![[7.0; IN]; delta.len()];
+                backprop_tiled(w, delta, &mut dx, *tiling);
+                dx
+            })
+            .collect();
         for (r, (dr, (f, s))) in delta.iter().zip(fast.iter().zip(&slow)).enumerate() {
             let mut one = [7.0; IN];
             backprop_input(w, dr, &mut one);
             let input = || format!("{tag} row {r}: delta = {dr:?}");
             assert_same("backprop_input_batch vs backprop_input", &input, f, &one);
+            for (tiling, dx) in TILINGS.iter().zip(&tiled) {
+                let input = || format!("{tag} {tiling:?} row {r}: delta = {dr:?}");
+                assert_same("backprop_tiled vs backprop_input", &input, &dx[r], &one);
+            }
             for (i, ((wi, fi), si)) in w.iter().zip(f).zip(s).enumerate() {
                 assert_dot_bound(
                     &format!("{tag} row {r} backprop_input[{i}]"),
@@ -546,6 +942,109 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Inputs whose zeros come in two-by-two squares: rows `2m` and `2m + 1` have the same
+    /// zeros, and so do columns `2j` and `2j + 1`, so consecutive batch rows (and consecutive
+    /// rows of `gw`) select the same inputs and are tiled as pairs. A third of the rows and a
+    /// third of the columns hold `1.0` wherever they are nonzero, the rest real values, so
+    /// pairs mix the adding and the multiplying paths; half the row pairs have no zeros.
+    fn paired<const IN: usize>(rng: &mut Xoshiro256PlusPlus, batch: usize) -> Vec<[f32; IN]> {
+        let mut unit = || crate::scalar::unit_f32(rng.next_u32());
+        let ones_row: Vec<bool> = (0..batch).map(|_| unit() < 1.0 / 3.0).collect();
+        let ones_col: Vec<bool> = (0..IN).map(|_| unit() < 1.0 / 3.0).collect();
+        let mut x = vec![[0.0; IN]; batch];
+        for m in 0..batch.div_ceil(2) {
+            let p_zero = if unit() < 0.5 { 0.0 } else { 0.25 };
+            for j in 0..IN.div_ceil(2) {
+                let zero = unit() < p_zero;
+                for r in (2 * m..2 * m + 2).filter(|r| *r < batch) {
+                    for i in (2 * j..2 * j + 2).filter(|i| *i < IN) {
+                        x[r][i] = match (zero, ones_row[r] || ones_col[i]) {
+                            (true, _) => 0.0,
+                            (false, true) => 1.0,
+                            (false, false) => 4.0 * unit() - 2.0,
+                        };
+                    }
+                }
+            }
+        }
+        x
+    }
+
+    fn check_paired<const IN: usize, const OUT: usize>(seed: u64) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let w = matrix::<IN, OUT>(&mut rng, Kind::Real);
+        let b: [f32; OUT] = array(&mut rng, Kind::Real);
+        for batch in [1, 2, 5, 34, 67] {
+            let x = paired::<IN>(&mut rng, batch);
+            let delta: Vec<[f32; OUT]> = (0..batch).map(|_| array(&mut rng, Kind::Real)).collect();
+            let tag = format!("paired IN={IN} OUT={OUT} batch={batch}");
+            check_logits(&tag, &w, &b, &x);
+            check_accumulate(&tag, &x, &delta, &mut rng);
+            check_backprop(&tag, &w, &delta);
+        }
+    }
+
+    /// The transposed horizontal sums add exactly what `hsum` adds, vector by vector.
+    #[test]
+    fn hsums_match_hsum() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
+        for kind in [Kind::Real, Kind::Edge] {
+            for _ in 0..1000 {
+                let v: [Lane; LANES] = core::array::from_fn(|_| Lane::new(array(&mut rng, kind)));
+                let each = v.map(hsum);
+                let input = || format!("{kind:?}: {v:?}");
+                assert_same("hsums", &input, &hsums(v), &each);
+            }
+        }
+    }
+
+    /// The paired inputs do reach the paths they are meant for: pairs of batch rows and of `gw`
+    /// rows with equal masks, some all ones, some mixing ones with real values, some full.
+    #[test]
+    fn paired_inputs_select_alike() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let x = paired::<70>(&mut rng, 67);
+        let blocks: Vec<Vec<Selection>> = x
+            .iter()
+            .map(|xr| xr.chunks(BLOCK).map(Selection::of_block).collect())
+            .collect();
+        let (mut equal, mut mixed, mut full, mut ones) = (0, 0, 0, 0);
+        for pair in blocks.chunks_exact(2) {
+            for (s, t) in pair[0].iter().zip(&pair[1]) {
+                equal += usize::from(s.mask == t.mask);
+                mixed += usize::from(s.mask == t.mask && s.ones != t.ones);
+                full += usize::from(s.mask == Selection::all(BLOCK).mask);
+                ones += usize::from(s.ones && t.ones && s.mask != 0);
+            }
+        }
+        assert_eq!(equal, blocks.len() / 2 * blocks[0].len());
+        assert!(mixed > 0 && full > 0 && ones > 0, "{mixed} {full} {ones}");
+
+        let (masks, others) = column_masks(&x[..BLOCK], 0);
+        let pairs = masks.chunks_exact(2).zip(others.chunks_exact(2));
+        let mixed = pairs.filter(|(m, o)| m[0] == m[1] && (o[0] == 0) != (o[1] == 0));
+        assert!(mixed.count() > 0);
+    }
+
+    macro_rules! paired_shapes {
+        ($($name:ident: $in:literal x $out:literal,)*) => {
+            $(
+                #[test]
+                fn $name() {
+                    check_paired::<$in, $out>($in * 1000 + $out);
+                }
+            )*
+        };
+    }
+
+    // Output widths of 1 to 17 lanes, with and without tails: every tile width of the
+    // single-row and the paired tilings; inputs over two column groups and an odd count.
+    paired_shapes! {
+        paired_33x7: 33 x 7, paired_33x9: 33 x 9, paired_33x23: 33 x 23, paired_33x40: 33 x 40,
+        paired_33x47: 33 x 47, paired_33x56: 33 x 56, paired_70x65: 70 x 65,
+        paired_70x104: 70 x 104, paired_70x129: 70 x 129, paired_70x137: 70 x 137,
     }
 
     macro_rules! shapes {

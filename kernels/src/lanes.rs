@@ -1,4 +1,4 @@
-//! The one place that names the lane width and the SIMD types.
+//! The one place that names the lane width, the SIMD types and the vector-register budget.
 //!
 //! Every other module computes with [`Lane`] and [`IntLane`], moves data with [`load_padded`]
 //! and [`store_partial`], and reduces with [`hsum`]; none of them names a lane count.
@@ -11,6 +11,22 @@ pub(crate) type IntLane = wide::i32x8;
 
 /// Number of `f32` lanes in [`Lane`].
 pub(crate) const LANES: usize = 8;
+
+/// The vector registers the target has for [`Lane`] values: its register count divided by the
+/// registers one `Lane` occupies (AVX-512VL: 32 of 32 bytes; AVX: 16 of 32; aarch64 NEON: 32
+/// of 16; SSE2 and the rest: 16 of 16).
+pub(crate) const LANE_REGISTERS: usize = {
+    let (count, bytes) = if cfg!(target_feature = "avx512vl") {
+        (32, 32)
+    } else if cfg!(target_feature = "avx") {
+        (16, 32)
+    } else if cfg!(target_arch = "aarch64") {
+        (32, 16)
+    } else {
+        (16, 16)
+    };
+    count / core::mem::size_of::<Lane>().div_ceil(bytes)
+};
 
 const _: () = assert!(core::mem::size_of::<Lane>() == LANES * core::mem::size_of::<f32>());
 const _: () = assert!(core::mem::size_of::<IntLane>() == core::mem::size_of::<Lane>());
