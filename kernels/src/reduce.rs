@@ -59,16 +59,28 @@ pub fn sum(a: &[f32]) -> f32 {
 /// # Cost
 ///
 /// One multiplication and one bitwise or per element; reads the whole slice (no early exit).
+/// Four independent accumulators keep the loads, not a chain of ors, the limit.
 pub fn all_finite(a: &[f32]) -> bool {
     // x * 0 is ±0 for finite x and NaN otherwise; NaN bits survive the or.
+    let flag = |s: Lane, c: &[f32; LANES]| s | (Lane::new(*c) * Lane::ZERO);
     let (chunks, tail) = a.as_chunks::<LANES>();
-    let bad = chunks.iter().fold(Lane::ZERO, |s, c| {
-        let v = Lane::new(*c);
-        s | (v * Lane::ZERO)
+    let (quads, rest) = chunks.as_chunks::<4>();
+    let mut bad = quads.iter().fold([Lane::ZERO; 4], |s, q| {
+        [
+            flag(s[0], &q[0]),
+            flag(s[1], &q[1]),
+            flag(s[2], &q[2]),
+            flag(s[3], &q[3]),
+        ]
     });
+
+    // Leftover chunks, then the tail in a zero-padded lane.
+    for (s, c) in bad.iter_mut().zip(rest) {
+        *s = flag(*s, c);
+    }
+    let [b0, b1, b2, b3] = bad;
     let t = load_padded(tail);
-    let bad = bad | (t * Lane::ZERO);
-    !bad.is_nan().any()
+    !(b0 | b1 | b2 | b3 | (t * Lane::ZERO)).is_nan().any()
 }
 
 #[cfg(test)]
