@@ -9,6 +9,10 @@
 //! gradient and moments), so within a step the signal's baseline is independent of the
 //! samples and the estimate is unbiased (up to the positive factor `1 / max(1, sqrt(v))`, which
 //! acts as a step size; turn normalisation off to estimate the gradient itself).
+//!
+//! As in Mnih and Gregor's procedure, `c` and `v` follow each minibatch's mean and variance of
+//! `f - b(x)`: with minibatches of one example that variance is zero, `v` decays towards 0 and
+//! the normalisation leaves the signal unscaled.
 
 use bytemuck::Zeroable;
 use rand_core::Rng;
