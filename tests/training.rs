@@ -930,6 +930,58 @@ fn sgd_with_momentum_follows_its_formula() {
 }
 
 #[test]
+fn sgd_without_momentum_matches_the_general_rule_and_keeps_the_velocity() {
+    // Momentum 0 runs plain SGD (`p -= lr g`); the general rule `v = 0 v + g; p -= lr v` is
+    // the reference twin `sgd_momentum`. Parameter bits must agree for every finite velocity
+    // and every gradient but -0.0, and the velocity must be left as it was.
+    let lr = 0.05;
+    let sgd = Sgd::new(lr, 0.0).unwrap();
+    let values: [f32; 10] = [
+        0.0, -0.0, 1.0, -1.0, 1e-39, -1e-39, 3.5, -2.25e-20, 1e30, -7e-45,
+    ];
+    for p0 in values {
+        for g in values
+            .into_iter()
+            .filter(|g| g.to_bits() != (-0.0f32).to_bits())
+        {
+            for v0 in [0.0f32, -0.0, 0.7, -0.3, 1e-39, -3e38] {
+                let (mut p, mut state) = (
+                    Scalar([p0]),
+                    SgdState {
+                        velocity: Scalar([v0]),
+                    },
+                );
+                sgd.update(&mut p, &Scalar([g]), &mut state);
+                let (mut p_ref, mut v_ref) = ([p0], [v0]);
+                muprop::kernels::reference::sgd_momentum(&mut p_ref, &[g], &mut v_ref, lr, 0.0);
+                assert_eq!(
+                    p.0[0].to_bits(),
+                    p_ref[0].to_bits(),
+                    "p {p0:e}, g {g:e}, v {v0:e}: plain SGD gave {:e}, the general rule {:e}",
+                    p.0[0],
+                    p_ref[0]
+                );
+                assert_eq!(
+                    state.velocity.0[0].to_bits(),
+                    v0.to_bits(),
+                    "velocity written"
+                );
+            }
+        }
+    }
+
+    // The documented exception: a -0.0 gradient on a -0.0 parameter with a velocity >= +0.0.
+    let (mut p, mut state) = (Scalar([-0.0]), SgdState::<Scalar>::new());
+    sgd.update(&mut p, &Scalar([-0.0]), &mut state);
+    let (mut p_ref, mut v_ref) = ([-0.0f32], [0.0f32]);
+    muprop::kernels::reference::sgd_momentum(&mut p_ref, &[-0.0], &mut v_ref, lr, 0.0);
+    assert_eq!(
+        (p.0[0].to_bits(), p_ref[0].to_bits()),
+        (0.0f32.to_bits(), (-0.0f32).to_bits())
+    );
+}
+
+#[test]
 fn reinforce_surrogate_matches_numerics_table() {
     // NUMERICS.md: reward 1.0, baseline 0.3, action 1 at logit 0: logit gradient 0.35. Our
     // loss plays the reward's role with the same sign convention as the table's surrogate.

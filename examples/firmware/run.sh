@@ -164,7 +164,8 @@ awk '
     printf "  %-42s %12.2f\n", "finiteness guards", i("phase_guards_centi")
     printf "  %-42s %12.2f %8.2f /param\n", "Adam update", i("phase_adam_update_centi"), i("phase_adam_update_centi") / v["params"]
     printf "  %-42s %12.2f\n", "sum of phases", i("phase_sum_centi")
-    printf "%-44s %12.2f %8.2f /param\n", "SGD (momentum) update", i("sgd_update_centi"), i("sgd_update_centi") / v["params"]
+    printf "%-44s %12.2f %8.2f /param\n", "SGD (momentum 0.9) update", i("sgd_update_centi"), i("sgd_update_centi") / v["params"]
+    printf "%-44s %12.2f %8.2f /param\n", "SGD (momentum 0, plain) update", i("sgd_plain_update_centi"), i("sgd_plain_update_centi") / v["params"]
     printf "%-44s %12.2f\n", "prediction per dense multiply-add", i("prediction_centi") / v["macs_sample"]
     printf "dense multiply-adds: sample %d, mean-field %d, backward %d; parameters %d\n", v["macs_sample"], v["macs_mean_field"], v["macs_backward"], v["params"]
   }' "$LOG/measure.txt"

@@ -84,7 +84,8 @@ pub(crate) fn from_int_bits(v: IntLane) -> Lane {
 /// The correctly rounded square root of every lane.
 ///
 /// Uses the vector instruction where `wide` has one (SSE, wasm `simd128`, aarch64 NEON), and
-/// `libm::sqrtf` per lane elsewhere, so every target gives the correctly rounded result.
+/// [`crate::scalar::sqrt`] per lane elsewhere, so every target gives the correctly rounded
+/// result.
 #[inline(always)]
 pub(crate) fn sqrt(v: Lane) -> Lane {
     #[cfg(any(
@@ -101,6 +102,6 @@ pub(crate) fn sqrt(v: Lane) -> Lane {
         all(target_feature = "neon", target_arch = "aarch64")
     )))]
     {
-        Lane::new(v.to_array().map(libm::sqrtf))
+        Lane::new(v.to_array().map(crate::scalar::sqrt))
     }
 }

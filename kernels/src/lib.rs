@@ -57,7 +57,7 @@ pub use reduce::{all_finite, dot, sum};
 #[cfg(any(muprop_scalar_kernels, target_arch = "arm"))]
 pub use reference::{
     accumulate, accumulate_batch, adam, all_finite, backprop_input, backprop_input_batch,
-    bernoulli, dot, exp, leaky_relu, log_sigmoid, logits, logits_batch, sgd_momentum, sigmoid,
+    bernoulli, dot, exp, leaky_relu, log_sigmoid, logits, logits_batch, sgd, sgd_momentum, sigmoid,
     sigmoid_grad, softplus, sum, tanh,
 };
 #[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
@@ -65,4 +65,4 @@ pub use sampling::bernoulli;
 pub use scalar::unit_f32;
 pub use update::AdamStep;
 #[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
-pub use update::{adam, sgd_momentum};
+pub use update::{adam, sgd, sgd_momentum};

@@ -164,12 +164,17 @@ pub fn all_finite(a: &[f32]) -> bool {
     a.iter().all(|x| x.is_finite())
 }
 
+/// Plain SGD: `p -= lr * g`, element by element (no velocity).
+pub fn sgd(p: &mut [f32], g: &[f32], lr: f32) {
+    each_pair(p, g, |pk, gk| *pk -= lr * gk);
+}
+
 /// SGD with momentum: `vel = momentum * vel + g; p -= lr * vel`, element by element.
 pub fn sgd_momentum(p: &mut [f32], g: &[f32], vel: &mut [f32], lr: f32, momentum: f32) {
-    for ((pk, gk), vk) in p.iter_mut().zip(g).zip(vel.iter_mut()) {
-        *vk = momentum * *vk + *gk;
+    each_triple(p, g, vel, |pk, gk, vk| {
+        *vk = momentum * *vk + gk;
         *pk -= lr * *vk;
-    }
+    });
 }
 
 /// One Adam update, element by element (see [`crate::AdamStep`] for the formula).
@@ -178,7 +183,58 @@ pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: &crate
     for (((pk, gk), mk), vk) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         *mk = step.beta1 * *mk + (1.0 - step.beta1) * *gk;
         *vk = step.beta2 * *vk + (1.0 - step.beta2) * *gk * *gk;
-        *pk -= size * *mk / (libm::sqrtf(*vk * inv_bias2) + step.eps);
+        *pk -= size * *mk / (scalar::sqrt(*vk * inv_bias2) + step.eps);
+    }
+}
+
+/// Elements per chunk of [`each_pair`] and [`each_triple`] (a loop shape, not a lane width).
+const CHUNK: usize = 8;
+
+/// Calls `f(p[k], g[k])` for every `k` of the common length, in index order.
+///
+/// The elements go in chunks of [`CHUNK`] copied into locals, then the tail one by one. Each
+/// element is computed alone, so the chunks change no result; they let a scalar target (a
+/// Cortex-M4F) group the loads and stores of a chunk and pay the loop's overhead once per
+/// chunk.
+fn each_pair(p: &mut [f32], g: &[f32], f: impl Fn(&mut f32, f32)) {
+    let n = p.len().min(g.len());
+    let (Some(p), Some(g)) = (p.get_mut(..n), g.get(..n)) else {
+        return;
+    };
+    let (p_chunks, p_tail) = p.as_chunks_mut::<CHUNK>();
+    let (g_chunks, g_tail) = g.as_chunks::<CHUNK>();
+    for (pc, gc) in p_chunks.iter_mut().zip(g_chunks) {
+        let mut pa = *pc;
+        for (pk, gk) in pa.iter_mut().zip(gc) {
+            f(pk, *gk);
+        }
+        *pc = pa;
+    }
+    for (pk, gk) in p_tail.iter_mut().zip(g_tail) {
+        f(pk, *gk);
+    }
+}
+
+/// Calls `f(p[k], g[k], s[k])` for every `k` of the common length, in index order, in chunks
+/// as [`each_pair`] does (`s` is an optimiser state, such as the velocity).
+fn each_triple(p: &mut [f32], g: &[f32], s: &mut [f32], f: impl Fn(&mut f32, f32, &mut f32)) {
+    let n = p.len().min(g.len()).min(s.len());
+    let (Some(p), Some(g), Some(s)) = (p.get_mut(..n), g.get(..n), s.get_mut(..n)) else {
+        return;
+    };
+    let (p_chunks, p_tail) = p.as_chunks_mut::<CHUNK>();
+    let (g_chunks, g_tail) = g.as_chunks::<CHUNK>();
+    let (s_chunks, s_tail) = s.as_chunks_mut::<CHUNK>();
+    for ((pc, gc), sc) in p_chunks.iter_mut().zip(g_chunks).zip(s_chunks.iter_mut()) {
+        let (mut pa, mut sa) = (*pc, *sc);
+        for ((pk, gk), sk) in pa.iter_mut().zip(gc).zip(sa.iter_mut()) {
+            f(pk, *gk, sk);
+        }
+        *pc = pa;
+        *sc = sa;
+    }
+    for ((pk, gk), sk) in p_tail.iter_mut().zip(g_tail).zip(s_tail.iter_mut()) {
+        f(pk, *gk, sk);
     }
 }
 

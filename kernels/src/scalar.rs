@@ -55,6 +55,53 @@ pub fn sigmoid_grad(x: f32) -> f32 {
     (e / d) / d
 }
 
+/// The correctly rounded square root: one `vsqrt.f32` on hard-float Arm, `libm::sqrtf` elsewhere.
+///
+/// `libm` has no hardware path for 32-bit Arm and computes the root in software there. Every
+/// FPU a hard-float Arm target runs on (VFPv2 onwards, FPv4-SP and FPv5 included) has
+/// `vsqrt.f32`, correctly rounded in the default round-to-nearest mode as `libm::sqrtf` is, so
+/// on Arm both give the same bits for every input that is not NaN (negative inputs give the
+/// default NaN in both); a NaN input gives a NaN, whose payload may differ.
+///
+/// The target is picked by `target_abi = "eabihf"`: the hard-float ABI passes `f32` values in
+/// FPU registers, so it implies a single-precision FPU; `thumbv6m-none-eabi` (no FPU) and the
+/// soft-float `eabi` targets keep `libm`. Stable Rust sets no `cfg(target_feature)` for Arm's
+/// FPU features, so none can be used here.
+#[inline]
+pub fn sqrt(x: f32) -> f32 {
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    {
+        vsqrt(x)
+    }
+    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+    {
+        libm::sqrtf(x)
+    }
+}
+
+/// `vsqrt.f32 s0, s0`: the hard-float ABI passes `x` and the result in `s0`.
+///
+/// Two toolchain limits shape this function (Rust 1.95). An inline `asm!` cannot take the
+/// value in an FPU register: Rust accepts `sreg` operands only with its `vfp2` feature, which
+/// implies double precision and is off on `thumbv7em-none-eabihf`. And a naked function's
+/// assembly is also parsed without the target's FPU features when the crate is compiled for
+/// link-time optimisation (the firmware's release profile), which rejects the mnemonic; so the
+/// instruction is written as its encoding, `0xeeb10ac0`, the same word in Arm and Thumb-2
+/// state. The cost is a call and a return around the one instruction.
+#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+#[allow(unsafe_code)]
+#[unsafe(naked)]
+extern "C" fn vsqrt(_x: f32) -> f32 {
+    // SAFETY: on every `eabihf` target the C ABI is AAPCS-VFP: the `f32` argument arrives in
+    // `s0`, the `f32` result is returned in `s0`, and the function returns to `lr`. The body
+    // is `vsqrt.f32 s0, s0` (encoding 0xeeb10ac0) and `bx lr`: it reads and writes only `s0`,
+    // a caller-saved register, touches no memory and no stack, and changes no core flags; like
+    // any float operation it may set FPSCR's cumulative exception bits (invalid for a negative
+    // input, inexact). The hard-float ABI implies an FPU with single-precision VFP, and every
+    // such FPU implements `vsqrt.f32`.
+    core::arch::naked_asm!(".inst 0xeeb10ac0", "bx lr")
+}
+
 /// The hyperbolic tangent, as `libm::tanhf`.
 #[inline]
 pub fn tanh(x: f32) -> f32 {
@@ -89,5 +136,78 @@ pub fn bernoulli(p: f32, word: u32) -> f32 {
         1.0
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqrt;
+    use rand_core::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// `true` if `r` is `sqrt(x)` rounded to nearest: `x` lies strictly between the squares of
+    /// the midpoints from `r` to its neighbours. Those midpoints have 25 significant bits, so
+    /// they and their squares (at most 50 bits) are exact in `f64`; no square root of an `f32`
+    /// falls exactly on a midpoint, so there are no ties to break.
+    fn correctly_rounded(x: f32, r: f32) -> bool {
+        if r.is_sign_negative() || !r.is_finite() {
+            return false;
+        }
+        let below = f32::from_bits(r.to_bits().saturating_sub(1));
+        let above = f32::from_bits(r.to_bits() + 1);
+        let lo = (f64::from(r) + f64::from(below)) / 2.0;
+        let hi = (f64::from(r) + f64::from(above)) / 2.0;
+        let x = f64::from(x);
+        (r == 0.0 || lo * lo < x) && x < hi * hi
+    }
+
+    /// The helper is correctly rounded on edge values and seeded random positive floats.
+    ///
+    /// On the host `sqrt` is `libm::sqrtf`, so this checks the contract the hard-float Arm path
+    /// (`vsqrt.f32`) is held to. That path is checked where it runs: the firmware's Adam updates
+    /// go through it, and `examples/firmware/run.sh` compares their results bit for bit with
+    /// the host's.
+    #[test]
+    fn sqrt_is_correctly_rounded() {
+        let edges = [
+            f32::from_bits(1),
+            f32::from_bits(0x007F_FFFF),
+            f32::MIN_POSITIVE,
+            1e-30,
+            0.25,
+            0.5,
+            1.0,
+            2.0,
+            f32::from_bits(0x407F_FFFF),
+            4.0,
+            1e30,
+            f32::MAX,
+        ];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(43);
+        let random = (0..200_000).map(|_| f32::from_bits(rng.next_u32() % 0x7F80_0000));
+        for x in edges.into_iter().chain(random) {
+            let r = sqrt(x);
+            assert!(
+                correctly_rounded(x, r),
+                "sqrt({x:e} = {:#010x}) = {r:e} = {:#010x} is not correctly rounded",
+                x.to_bits(),
+                r.to_bits()
+            );
+        }
+    }
+
+    /// Zeros keep their sign, `+inf` stays, negative values and NaN give NaN.
+    #[test]
+    fn sqrt_special_values() {
+        assert_eq!(sqrt(0.0).to_bits(), 0.0f32.to_bits());
+        assert_eq!(sqrt(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(sqrt(f32::INFINITY), f32::INFINITY);
+        for x in [-f32::from_bits(1), -1.0, f32::NEG_INFINITY, f32::NAN] {
+            assert!(
+                sqrt(x).is_nan(),
+                "sqrt({x:e}) = {:e}, expected NaN",
+                sqrt(x)
+            );
+        }
     }
 }

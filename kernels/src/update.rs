@@ -1,4 +1,4 @@
-//! Optimiser updates, element by element: SGD with momentum and Adam.
+//! Optimiser updates, element by element: plain SGD, SGD with momentum and Adam.
 //!
 //! Every operation is the reference's, lane-wise and each rounded separately (no fused
 //! multiply-add; the square root and the divisions are correctly rounded on every target), so
@@ -6,6 +6,30 @@
 //! in zero-padded lanes and only the leftovers are stored.
 
 use crate::lanes::{load_padded, sqrt, store_partial, Lane, LANES};
+
+/// Plain SGD: `p -= lr * g`, element by element (no velocity).
+///
+/// Runs over the common length of the two slices; bit-identical to [`crate::reference::sgd`].
+///
+/// # Cost
+///
+/// One multiplication and one subtraction per element; reads two streams and writes one.
+pub fn sgd(p: &mut [f32], g: &[f32], lr: f32) {
+    let lr = Lane::splat(lr);
+    let n = p.len().min(g.len());
+    let (Some(p), Some(g)) = (p.get_mut(..n), g.get(..n)) else {
+        return;
+    };
+
+    let (p_chunks, p_tail) = p.as_chunks_mut::<LANES>();
+    let (g_chunks, g_tail) = g.as_chunks::<LANES>();
+    for (pc, gc) in p_chunks.iter_mut().zip(g_chunks) {
+        *pc = (Lane::new(*pc) - lr * Lane::new(*gc)).to_array();
+    }
+
+    // Tail: zero-padded lanes, only the leftovers stored.
+    store_partial(load_padded(p_tail) - lr * load_padded(g_tail), p_tail);
+}
 
 /// SGD with momentum: `vel = momentum * vel + g; p -= lr * vel`, element by element.
 ///
@@ -189,6 +213,20 @@ mod tests {
                 "{what}[{k}]: simd {f:e} vs reference {s:e} ({:e} apart)\ninput: {input:?}",
                 (f - s).abs()
             );
+        }
+    }
+
+    #[test]
+    fn sgd_is_bit_identical() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(40);
+        for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 33, 500] {
+            let (p0, g) = (random(&mut rng, len), random(&mut rng, len + 1));
+            for lr in [0.1, 1e-3, 3.0, 1e30] {
+                let (mut pf, mut ps) = (p0.clone(), p0.clone());
+                sgd(&mut pf, &g, lr);
+                reference::sgd(&mut ps, &g, lr);
+                assert_same("sgd p", &pf, &ps, &(&p0, &g, lr));
+            }
         }
     }
 

@@ -1,4 +1,7 @@
 //! Stochastic gradient descent with momentum: `v = momentum v + g`, `p -= lr v`.
+//!
+//! With momentum 0 the update is plain SGD, `p -= lr g`, and the velocity is neither read nor
+//! written: on a Cortex-M4F that halves the memory traffic of an update.
 
 use bytemuck::Zeroable;
 
@@ -14,6 +17,10 @@ pub struct Sgd {
 }
 
 /// SGD's state: the velocity, of the parameters' type.
+///
+/// With momentum 0 the velocity is not used: it keeps the value it had (zero for a new
+/// state), not the last gradient, so a state carried over to an [`Sgd`] with nonzero momentum
+/// starts that optimiser from that value.
 #[derive(Clone, Copy, Zeroable)]
 pub struct SgdState<P> {
     /// The running velocity.
@@ -35,6 +42,12 @@ impl<P: Zeroable> Default for SgdState<P> {
 
 impl Sgd {
     /// SGD with learning rate `lr` and momentum in `[0, 1)`.
+    ///
+    /// Momentum 0 selects plain SGD, `p -= lr g`, which leaves the velocity untouched. It gives
+    /// the parameter bits the general rule gives (`v = 0 v + g` is `g`) whenever the velocity is
+    /// finite, except for one signed zero: a `-0.0` gradient on a `-0.0` parameter gives `+0.0`,
+    /// where the general rule gives `-0.0` unless the velocity is negative. A gradient summed
+    /// into a zeroed buffer is never `-0.0`.
     ///
     /// # Errors
     ///
@@ -63,6 +76,12 @@ impl<P: Tensors> Optimizer<P> for Sgd {
     type State = SgdState<P>;
 
     fn update(&self, params: &mut P, grad: &P, state: &mut SgdState<P>) {
+        if self.momentum == 0.0 {
+            for k in 0..P::COUNT {
+                muprop_kernels::sgd(params.tensor_mut(k), grad.tensor(k), self.lr);
+            }
+            return;
+        }
         for k in 0..P::COUNT {
             muprop_kernels::sgd_momentum(
                 params.tensor_mut(k),

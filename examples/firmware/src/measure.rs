@@ -259,7 +259,7 @@ pub fn run(b: &mut Buffers) -> bool {
     }
     report("prediction_centi", centi_instructions(ticks / n));
 
-    // An SGD update of every parameter, on a copy.
+    // An SGD update (momentum 0.9) of every parameter, on a copy.
     let Ok(sgd) = Sgd::new(0.01, 0.9) else {
         return false;
     };
@@ -271,6 +271,18 @@ pub fn run(b: &mut Buffers) -> bool {
         ticks += clock.ticks(|| sgd.update(&mut params, grad, &mut state));
     }
     report("sgd_update_centi", centi_instructions(ticks / n));
+
+    // The same with momentum 0: plain SGD, which neither reads nor writes the velocity.
+    let Ok(plain) = Sgd::new(0.01, 0.0) else {
+        return false;
+    };
+    let mut params = b.net;
+    let mut ticks = 0;
+    for _ in 0..ROUNDS {
+        ticks += clock.ticks(|| plain.update(&mut params, grad, &mut state));
+    }
+    report("sgd_plain_update_centi", centi_instructions(ticks / n));
+
     report("params", b.net.scalar_count() as u64);
 
     calibrated && matches
