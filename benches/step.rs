@@ -19,7 +19,7 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use muprop::{
     boxed_zeroed, kernels, train_step, Adam, AdamState, Arm, Estimator, LearnedMuProp, MuProp,
-    Network, Nvil, Reinforce, Sbn1, Sbn2, StraightThrough, WorkspaceFor,
+    Network, Nvil, Optimizer, Reinforce, Sbn1, Sbn2, StraightThrough, Tensors, WorkspaceFor,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -182,6 +182,63 @@ fn subnormal(c: &mut Criterion) {
     g.finish();
 }
 
+/// What bounds a step at batch 1: the Adam update and the finiteness checks touch every
+/// parameter once per step whatever the batch, beside a learned MuProp step on 392-200-392.
+fn batch_one(c: &mut Criterion) {
+    type N = Sbn1<392, 200, 392>;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
+    let (x, y) = (binary::<392>(&mut rng, 0.2), binary::<392>(&mut rng, 0.2));
+    let mut net: Box<N> = boxed_zeroed();
+    net.init(&mut rng);
+    let mut grad: Box<N> = boxed_zeroed();
+    net.tensor(0)
+        .iter()
+        .zip(grad.tensor_mut(0))
+        .for_each(|(w, g)| *g = 1e-3 * w);
+    let mut state: Box<AdamState<N>> = boxed_zeroed();
+    let adam = Adam::new(1e-3).unwrap();
+    let mut g = c.benchmark_group("batch 1, 392-200-392");
+
+    // The pieces, on the network's own parameters.
+    let update = common::time_per_call(30.0, || adam.update(&mut *net, &*grad, &mut *state));
+    let check = common::time_per_call(30.0, || {
+        black_box(black_box(&*net).all_finite());
+    });
+    g.bench_function("Adam update", |b| {
+        b.iter(|| adam.update(&mut *net, &*grad, &mut *state))
+    });
+
+    // The whole step with the learned baseline's own Adam (100 hidden units).
+    let mut learned: Box<LearnedMuProp<392, HID, 1, 1>> = boxed_zeroed();
+    learned.reset(1e-2, &mut rng).unwrap();
+    let mut ws: Box<WorkspaceFor<N, 392, 392, 1>> = boxed_zeroed();
+    let step = common::time_per_call(30.0, || {
+        let s = train_step(
+            &mut *net,
+            &adam,
+            &mut state,
+            &mut *learned,
+            &x[..1],
+            &y[..1],
+            &mut ws,
+            &mut grad,
+            &mut rng,
+        );
+        black_box(s.unwrap());
+    });
+    println!(
+        "batch 1, 392-200-392 ({} parameters): learned MuProp step {:.1} us; its Adam update \
+         {:.1} us ({:.0}%), one finiteness check of the parameters {:.1} us ({:.0}%)",
+        net.scalar_count(),
+        step * 1e6,
+        update * 1e6,
+        100.0 * update / step,
+        check * 1e6,
+        100.0 * check / step
+    );
+    g.finish();
+}
+
 #[cfg(feature = "parallel")]
 fn parallel(c: &mut Criterion) {
     use muprop::parallel::{train_step_parallel, Parallel};
@@ -231,5 +288,5 @@ fn parallel(_: &mut Criterion) {
     println!("parallel: build with --features parallel to bench threads");
 }
 
-criterion_group! { name = benches; config = common::quick(); targets = networks, subnormal, parallel }
+criterion_group! { name = benches; config = common::quick(); targets = networks, subnormal, batch_one, parallel }
 criterion_main!(benches);
