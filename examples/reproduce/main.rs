@@ -26,7 +26,7 @@
 //!    steps, batch, learning rate and Adam `beta2`.
 //!
 //! `--quick` shrinks every budget to a few steps and examples (seconds: it proves every table
-//! and plot path runs); the full mode takes about 50 minutes on one core (see `Budget::full`).
+//! and plot path runs); the full mode takes about 35 minutes on one quiet core (see `Budget::full`).
 
 mod density;
 mod plot;
@@ -135,16 +135,17 @@ impl Budget {
         }
     }
 
-    /// About 50 minutes on one shared core: 3000 prediction steps per estimator and
-    /// architecture (12 runs), 4000 density steps for 3 seeds of ours and of the reference on
-    /// both models, plus one seed of the ablations.
+    /// About 35 minutes on one quiet core (structured prediction measured at 21 minutes, the
+    /// whole run at 55 minutes on a core shared with other work): 20000 prediction steps per
+    /// estimator and architecture (12 runs), 4000 density steps for 3 seeds of ours and of the
+    /// reference on both models, plus one seed of the ablations.
     pub fn full() -> Self {
         Self {
-            sp_steps: 3000,
+            sp_steps: 20_000,
             sp_eval: 500,
             sp_samples: 1000,
             sp_curve_samples: 100,
-            checkpoints: 10,
+            checkpoints: 20,
             vsbn_steps: 4000,
             vsbn_eval: 1000,
             vsbn_k: 100,
