@@ -47,14 +47,14 @@ use std::vec::Vec;
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::error::{Error, Refusal};
+use crate::error::Error;
 use crate::estimator::{
     Arm, DisArm, Estimator, LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Nvil, Reinforce,
     StraightThrough,
 };
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::train::{StepStats, StepStatus};
+use crate::train::{guarded, StepStats};
 use crate::{boxed_zeroed, Tensors, Workspace};
 
 /// An estimator that can estimate chunks of one step in separate copies and merge them.
@@ -336,54 +336,22 @@ where
     R: Rng + ?Sized,
 {
     check_batch(x.len(), y.len())?;
-    let refuse = |loss, why| StepStats {
-        loss,
-        rows: x.len(),
-        status: StepStatus::Refused(why),
-    };
-    if !muprop_kernels::all_finite(x.as_flattened()) {
-        return Ok(refuse(f32::NAN, Refusal::NonFiniteInput));
-    }
-    if !muprop_kernels::all_finite(y.as_flattened()) {
-        return Ok(refuse(f32::NAN, Refusal::NonFiniteTarget));
-    }
-    if !net.all_finite() {
-        return Ok(refuse(f32::NAN, Refusal::NonFiniteParameter));
-    }
-
-    estimator.begin_step();
-    let loss = match pool.gradient(net, estimator, x, y, grad, rng) {
-        Ok(loss) => loss,
-        Err(e) => {
-            estimator.discard_step();
-            return Err(e);
-        }
-    };
-    let why = if !loss.is_finite() {
-        Some(Refusal::NonFiniteLoss)
-    } else if !grad.all_finite() {
-        Some(Refusal::NonFiniteGradient)
-    } else {
-        None
-    };
-    if let Some(why) = why {
-        estimator.discard_step();
-        return Ok(refuse(loss, why));
-    }
-
-    optimizer.update(net, grad, state);
-    estimator.end_step(loss);
-    Ok(StepStats {
-        loss,
-        rows: x.len(),
-        status: StepStatus::Applied,
-    })
+    guarded(
+        net,
+        optimizer,
+        state,
+        estimator,
+        x,
+        y,
+        grad,
+        |net, est, grad| pool.gradient(net, est, x, y, grad, rng),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Adam, AdamState, Sbn2, Zeroable};
+    use crate::{Adam, AdamState, Refusal, Sbn2, StepStatus, Zeroable};
     use std::vec;
 
     type Net = Sbn2<12, 8, 8, 10>;

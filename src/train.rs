@@ -6,7 +6,7 @@ use crate::error::{Error, Refusal};
 use crate::estimator::Estimator;
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::Workspace;
+use crate::{Tensors, Workspace};
 
 /// What a training step did.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -135,6 +135,38 @@ where
     R: Rng + ?Sized,
 {
     check_batch::<B>(x.len(), y.len())?;
+    guarded(
+        net,
+        optimizer,
+        state,
+        estimator,
+        x,
+        y,
+        grad,
+        |net, est, grad| gradient(net, est, x, y, ws, grad, rng),
+    )
+}
+
+/// The guard of every training step around a gradient computation `compute`: refuses
+/// non-finite inputs, targets or parameters before it and a non-finite loss or gradient after
+/// it (the estimator discards the step), and otherwise applies the optimiser and ends the
+/// estimator's step. `x` and `y` are already checked to hold the same positive number of rows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn guarded<N, E, O, const IN: usize, const Y: usize>(
+    net: &mut N,
+    optimizer: &O,
+    state: &mut O::State,
+    estimator: &mut E,
+    x: &[[f32; IN]],
+    y: &[[f32; Y]],
+    grad: &mut N,
+    compute: impl FnOnce(&N, &mut E, &mut N) -> Result<f32, Error>,
+) -> Result<StepStats, Error>
+where
+    N: Tensors,
+    E: Estimator + ?Sized,
+    O: Optimizer<N>,
+{
     let refuse = |loss, why| StepStats {
         loss,
         rows: x.len(),
@@ -151,7 +183,7 @@ where
     }
 
     estimator.begin_step();
-    let loss = match gradient(net, estimator, x, y, ws, grad, rng) {
+    let loss = match compute(net, estimator, grad) {
         Ok(loss) => loss,
         Err(e) => {
             estimator.discard_step();
