@@ -16,7 +16,7 @@
 //! Laplace-smoothed training frequency (12.53). The trained network ends near 8.9, well below
 //! both. The learning curve goes to `target/muprop-digits/digits-curve.csv`, the table to
 //! `digits-results.csv` and the plot to `digits.svg`; every file records the binarization and
-//! the settings. It takes about 10 seconds of compute on two cores.
+//! the settings. Training and evaluation take a few seconds.
 //!
 //! - `--compare` trains every estimator the crate offers with the same seeds, initial
 //!   parameters, minibatches and budget, and writes `compare-*.csv` and `compare.svg`: at equal
