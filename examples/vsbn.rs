@@ -11,7 +11,9 @@
 //! encoder's gradient, the decoder gets the exact pathwise gradient. On the built-in digits
 //! (64 pixels, threshold 0.5) the models are `Vsbn1<64, 32>` and `Vsbn2<64, 32, 32>`; with
 //! `--data` on MNIST (784 pixels, one fixed Bernoulli draw with seed 0 by default) they are
-//! `Vsbn1<784, 200>` and `Vsbn2<784, 200, 200>`, the paper's linear models. Reports the test
+//! `Vsbn1<784, 200>` and `Vsbn2<784, 200, 200>`, the paper's linear models; `--coding signed`
+//! gives them the public reference code's parametrisation (input centred by the training pixel
+//! means, hidden units read as -1/+1). Reports the test
 //! ELBO (one sample per image, averaged) and the `k`-sample importance-weighted bound
 //! (`--k`, 100 by default), both in nats per image, at checkpoints and at the end; writes
 //! `vsbn-curve.csv` and `vsbn.svg` into `--out` (default `target/muprop-vsbn/`). The default
@@ -31,7 +33,7 @@ use muprop::data::{load_digits, load_mnist, Binarization};
 use muprop::{
     boxed_zeroed, negative_log_likelihood, train_step, Adam, AdamState, Arm, DisArm, Estimator,
     LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil, Reinforce, Replicas,
-    StraightThrough, Vsbn1, Vsbn2, Workspace,
+    SignedCoding, StraightThrough, Vsbn1, Vsbn2, VsbnLayer, Workspace,
 };
 use plotters::prelude::*;
 use rand_core::{Rng, SeedableRng};
@@ -82,6 +84,50 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "target/muprop-vsbn")]
     out: PathBuf,
+    /// How the maps read their inputs: `plain` (0/1 as given) or `signed` (the first encoder
+    /// reads the input centred by the training pixel means, hidden units are read as -1/+1).
+    #[arg(long, value_enum, default_value_t = Coding::Plain)]
+    coding: Coding,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Coding {
+    Plain,
+    Signed,
+}
+
+impl Coding {
+    fn name(self) -> &'static str {
+        match self {
+            Coding::Plain => "plain",
+            Coding::Signed => "signed",
+        }
+    }
+}
+
+/// A variational SBN over `X` pixels that can take the signed coding.
+trait Model<const X: usize>: Network<X, 0> {
+    fn use_signed_coding(&mut self, means: &[f32; X]);
+}
+
+impl<const X: usize, const H: usize, R> Model<X> for VsbnLayer<X, H, R>
+where
+    R: Network<H, 0> + SignedCoding,
+{
+    fn use_signed_coding(&mut self, means: &[f32; X]) {
+        VsbnLayer::use_signed_coding(self, means);
+    }
+}
+
+/// Each pixel's mean over `rows`.
+fn pixel_means<const X: usize>(rows: &[[f32; X]]) -> [f32; X] {
+    let mut sums = [0.0f64; X];
+    for row in rows {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += f64::from(*v);
+        }
+    }
+    sums.map(|s| (s / rows.len().max(1) as f64) as f32)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -182,7 +228,7 @@ fn load<const X: usize>(args: &Args) -> Result<Images<X>, Box<dyn Error>> {
 
 fn experiment<N, const X: usize>(args: &Args) -> Result<Vec<Run>, Box<dyn Error>>
 where
-    N: Network<X, 0>,
+    N: Model<X>,
 {
     let Images { train, test, name } = load::<X>(args)?;
     let default_eval = if args.data.is_some() {
@@ -196,10 +242,12 @@ where
         .min(test.len())
         .max(1)];
     println!(
-        "{name}: {} training and {} test images; {} latent layer(s); batch {}, lr {}, {} steps, k = {}",
+        "{name}: {} training and {} test images; {} latent layer(s), {} coding; batch {}, lr {}, \
+         {} steps, k = {}",
         train.len(),
         test.len(),
         args.layers,
+        args.coding.name(),
         args.batch,
         args.lr,
         args.steps,
@@ -267,12 +315,15 @@ fn train_with<N, E, const X: usize>(
     mut est: E,
 ) -> Result<Vec<Point>, Box<dyn Error>>
 where
-    N: Network<X, 0>,
+    N: Model<X>,
     E: Estimator,
 {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
     let mut net = boxed_zeroed::<N>();
     net.init(&mut rng);
+    if args.coding == Coding::Signed {
+        net.use_signed_coding(&pixel_means(train));
+    }
     let mut grad = boxed_zeroed::<N>();
     let mut state = boxed_zeroed::<AdamState<N>>();
     let mut ws = boxed_zeroed::<Workspace<N::Trace<B>, B>>();

@@ -144,7 +144,7 @@ pub use stage::Stage;
 pub use tensors::Tensors;
 pub use train::{gradient, train_step, StepStats, StepStatus};
 pub use units::{Bernoulli, Categorical, Units};
-pub use vsbn::{Prior, Vsbn1, Vsbn2, VsbnLayer, VsbnTrace};
+pub use vsbn::{Prior, SignedCoding, Vsbn1, Vsbn2, VsbnLayer, VsbnTrace};
 #[cfg(feature = "std")]
 pub use weights::weights_rust_source;
 pub use weights::{

@@ -10,6 +10,14 @@
 //! the exact pathwise gradient, and since `f` also depends on the encoder directly through
 //! `log q`, that pathwise term `h_l - mu_l` is added to each encoder layer's logit gradient.
 //!
+//! By default each map reads its 0/1 input as it is. [`VsbnLayer::use_signed_coding`] switches
+//! to the parametrisation of the public reference code: the first encoder reads its input
+//! centred by the training pixel means, and every map that reads hidden units reads them as
+//! `-1/+1`. The codings are affine in the input, so the model stays the same family and every
+//! estimator stays unbiased; only the training dynamics change (gradient steps are not
+//! invariant to an affine change of a layer's input). They are configuration, not parameters:
+//! no optimiser changes them and the weights format does not store them.
+//!
 //! The networks implement [`Network`] with targets of width 0: pass `&[[]; N]` as targets. The
 //! `k`-sample importance-weighted bound `log (1/k sum_k e^{-f_k}) <= log p(x)` is
 //! `-`[`crate::negative_log_likelihood`] with `k` samples.
@@ -34,6 +42,14 @@ pub struct VsbnLayer<const IN: usize, const H: usize, R> {
     pub p: Linear<H, IN>,
     /// The rest of the model.
     pub rest: R,
+    /// Subtracted from the layer's input before the encoder reads it: zero (the input as
+    /// given), the training pixel means for a centred first layer, or `1/2` with
+    /// `signed_input` when the input is the previous layer's units read as `-1/+1`.
+    pub centre: [f32; IN],
+    /// The encoder reads `2 (x - centre)` rather than `x - centre`.
+    pub signed_input: bool,
+    /// The decoder reads this layer's units as `2 h - 1` (`-1/+1`) rather than as `0/1`.
+    pub signed_units: bool,
 }
 
 /// A learned factorised Bernoulli prior `p(h) = prod_j sigmoid(c_j)^h_j sigmoid(-c_j)^(1-h_j)`.
@@ -60,6 +76,8 @@ pub struct VsbnTrace<const IN: usize, const H: usize, const B: usize, RT> {
     decoded: [[f32; IN]; B],
     mf_decoded: [[f32; IN]; B],
     decoded_grad: [[f32; IN]; B],
+    coded_input: [[f32; IN]; B],
+    coded_units: [[f32; H]; B],
     local: [f32; B],
     rest: RT,
 }
@@ -249,7 +267,97 @@ impl<const H: usize> Network<H, 0> for Prior<H> {
     }
 }
 
+/// A model whose encoder can read its input as `-1/+1` units: what
+/// [`VsbnLayer::use_signed_coding`] needs of the layers after the first.
+pub trait SignedCoding {
+    /// Reads the input (the units of the layer below) as `-1/+1`, and this part's own hidden
+    /// units too.
+    fn read_signed_input(&mut self);
+}
+
+impl<const H: usize> SignedCoding for Prior<H> {
+    /// The prior is the likelihood of the last layer's 0/1 units and reads them as they are.
+    fn read_signed_input(&mut self) {}
+}
+
+impl<const IN: usize, const H: usize, R: SignedCoding> SignedCoding for VsbnLayer<IN, H, R> {
+    fn read_signed_input(&mut self) {
+        self.centre = [0.5; IN];
+        self.signed_input = true;
+        self.signed_units = true;
+        self.rest.read_signed_input();
+    }
+}
+
+impl<const IN: usize, const H: usize, R: SignedCoding> VsbnLayer<IN, H, R> {
+    /// The public reference code's parametrisation: the first encoder reads `x - centre`
+    /// (pass the training pixel means), and the encoders and decoders that read hidden units
+    /// read them as `-1/+1`. The decoders' targets and the prior keep the 0/1 values.
+    /// `init` leaves the coding as it is; [`VsbnLayer::use_plain_coding`] undoes it.
+    pub fn use_signed_coding(&mut self, centre: &[f32; IN]) {
+        self.centre = *centre;
+        self.signed_input = false;
+        self.signed_units = true;
+        self.rest.read_signed_input();
+    }
+}
+
 impl<const IN: usize, const H: usize, R> VsbnLayer<IN, H, R> {
+    /// Every map reads its input as given (the coding of a zeroed model), in this layer only.
+    pub fn use_plain_coding(&mut self) {
+        self.centre = [0.0; IN];
+        self.signed_input = false;
+        self.signed_units = false;
+    }
+
+    /// `d (encoder input) / dx`: 2 when the input is read as `-1/+1`, else 1.
+    fn input_gain(&self) -> f32 {
+        if self.signed_input {
+            2.0
+        } else {
+            1.0
+        }
+    }
+
+    /// `d (decoder input) / dh`.
+    fn units_gain(&self) -> f32 {
+        if self.signed_units {
+            2.0
+        } else {
+            1.0
+        }
+    }
+
+    /// What the encoder reads of `x`: `x` itself when the coding is the identity, else
+    /// `gain (x - centre)` written into `out`.
+    fn encoder_input<'a>(&self, x: &'a [[f32; IN]], out: &'a mut [[f32; IN]]) -> &'a [[f32; IN]] {
+        let gain = self.input_gain();
+        if !self.signed_input && self.centre.iter().all(|c| *c == 0.0) {
+            return x;
+        }
+        let n = x.len().min(out.len());
+        for (o, r) in out[..n].iter_mut().zip(x) {
+            for ((o, v), c) in o.iter_mut().zip(r).zip(&self.centre) {
+                *o = gain * (v - c);
+            }
+        }
+        &out[..n]
+    }
+
+    /// What the decoder reads of the units `h`: `h`, or `2 h - 1` written into `out`.
+    fn decoder_input<'a>(&self, h: &'a [[f32; H]], out: &'a mut [[f32; H]]) -> &'a [[f32; H]] {
+        if !self.signed_units {
+            return h;
+        }
+        let n = h.len().min(out.len());
+        for (o, r) in out[..n].iter_mut().zip(h) {
+            for (o, v) in o.iter_mut().zip(r) {
+                *o = 2.0 * v - 1.0;
+            }
+        }
+        &out[..n]
+    }
+
     /// Per row, this layer's own terms at the samples,
     /// `log q(h | x) - log p(x | h) = -nll(a, h) + nll(p(h), x)`: stored, and added to `f`.
     fn add_local_terms<const B: usize, RT>(
@@ -259,7 +367,8 @@ impl<const IN: usize, const H: usize, R> VsbnLayer<IN, H, R> {
         n: usize,
         f: &mut [f32],
     ) {
-        self.p.forward(&tr.sample[..n], &mut tr.decoded[..n]);
+        let units = self.decoder_input(&tr.sample[..n], &mut tr.coded_units[..n]);
+        self.p.forward(units, &mut tr.decoded[..n]);
         for r in 0..n.min(x.len()).min(f.len()) {
             let log_q = -nll(&tr.logits[r], &tr.sample[r], &mut tr.tmp[r]);
             let log_p = -nll(&tr.decoded[r], &x[r], &mut tr.decoded_grad[r]);
@@ -298,7 +407,8 @@ where
         sampler: &mut S,
     ) {
         let n = x.len().min(y.len()).min(B);
-        self.q.forward(&x[..n], &mut tr.logits[..n]);
+        let input = self.encoder_input(&x[..n], &mut tr.coded_input[..n]);
+        self.q.forward(input, &mut tr.logits[..n]);
         Bernoulli::mean(
             tr.logits[..n].as_flattened(),
             tr.mean[..n].as_flattened_mut(),
@@ -351,7 +461,8 @@ where
         dx: Option<&mut [[f32; IN]]>,
     ) {
         let n = x.len().min(y.len()).min(B);
-        self.q.forward(&x[..n], &mut tr.mf_logits[..n]);
+        let input = self.encoder_input(&x[..n], &mut tr.coded_input[..n]);
+        self.q.forward(input, &mut tr.mf_logits[..n]);
         Bernoulli::mean(
             tr.mf_logits[..n].as_flattened(),
             tr.mf_mean[..n].as_flattened_mut(),
@@ -361,26 +472,31 @@ where
             .mean_field(&tr.mf_mean[..n], &y[..n], &mut tr.rest, fbar, grad);
 
         // Our own terms on fractional values, and their derivative with respect to hbar:
-        // d/dhbar [hbar . abar] = abar and d/dhbar nll(p(hbar), x) = P^T (sigmoid(obar) - x).
-        self.p.forward(&tr.mf_mean[..n], &mut tr.mf_decoded[..n]);
+        // d/dhbar [hbar . abar] = abar and d/dhbar nll(p(hbar), x) = g P^T (sigmoid(obar) - x),
+        // with g the decoder's units gain.
+        let units = self.decoder_input(&tr.mf_mean[..n], &mut tr.coded_units[..n]);
+        self.p.forward(units, &mut tr.mf_decoded[..n]);
         for r in 0..n.min(fbar.len()) {
             let log_q = -nll(&tr.mf_logits[r], &tr.mf_mean[r], &mut tr.tmp[r]);
             let log_p = -nll(&tr.mf_decoded[r], &x[r], &mut tr.decoded_grad[r]);
             fbar[r] += log_q - log_p;
         }
         residual(&tr.mf_decoded[..n], &x[..n], 1.0, &mut tr.decoded_grad[..n]);
+        // Without a parameter gradient the backward step reads no input.
         let (hbar, dgrad) = (&tr.mf_mean[..n], &tr.decoded_grad[..n]);
         self.p.backward(hbar, dgrad, None, Some(&mut tr.tmp[..n]));
+        let units_gain = self.units_gain();
         let terms = tr.mf_logits[..n]
             .as_flattened()
             .iter()
             .zip(tr.tmp[..n].as_flattened());
         for (g, (a, t)) in tr.mf_grad[..n].as_flattened_mut().iter_mut().zip(terms) {
-            *g += a + t;
+            *g += a + units_gain * t;
         }
         let Some(dx) = dx else { return };
 
-        // d fbar / d xbar_in: through the encoder's logits, and -obar from the decoder's target.
+        // d fbar / d xbar_in: through the encoder's logits (times its input gain), and -obar
+        // from the decoder's target.
         Bernoulli::mean_vjp(
             tr.mf_logits[..n].as_flattened(),
             tr.mf_mean[..n].as_flattened(),
@@ -390,12 +506,13 @@ where
         let n = n.min(dx.len());
         self.q
             .backward(&x[..n], &tr.tmp[..n], None, Some(&mut dx[..n]));
+        let gain = self.input_gain();
         for (d, o) in dx[..n]
             .as_flattened_mut()
             .iter_mut()
             .zip(tr.mf_decoded[..n].as_flattened())
         {
-            *d -= o;
+            *d = gain * *d - o;
         }
     }
 
@@ -467,18 +584,20 @@ where
 
         // The decoder's pathwise gradient at the samples.
         residual(&tr.decoded[..n], &x[..n], scale, &mut tr.decoded_grad[..n]);
-        let (h, dgrad) = (&tr.sample[..n], &tr.decoded_grad[..n]);
+        let h = self.decoder_input(&tr.sample[..n], &mut tr.coded_units[..n]);
+        let dgrad = &tr.decoded_grad[..n];
         match mode {
             Backward::StraightThrough => {
-                // d f / d h: the rest's, the decoder's P^T (sigmoid(o) - x), and log q's a.
+                // d f / d h: the rest's, the decoder's g P^T (sigmoid(o) - x), and log q's a.
                 self.p
                     .backward(h, dgrad, Some(&mut grad.p), Some(&mut tr.tmp[..n]));
+                let units_gain = self.units_gain();
                 let terms = tr.tmp[..n]
                     .as_flattened()
                     .iter()
                     .zip(tr.logits[..n].as_flattened());
                 for (u, (t, a)) in tr.upstream[..n].as_flattened_mut().iter_mut().zip(terms) {
-                    *u += t + scale * a;
+                    *u += units_gain * t + scale * a;
                 }
                 Bernoulli::mean_vjp(
                     tr.logits[..n].as_flattened(),
@@ -504,23 +623,25 @@ where
         for (d, (h, mu)) in tr.delta[..n].as_flattened_mut().iter_mut().zip(score) {
             *d += scale * (h - mu);
         }
+        let input = self.encoder_input(&x[..n], &mut tr.coded_input[..n]);
         match dx {
             Some(dx) => {
-                let n = n.min(dx.len());
+                let n = n.min(dx.len()).min(input.len());
                 self.q.backward(
-                    &x[..n],
+                    &input[..n],
                     &tr.delta[..n],
                     Some(&mut grad.q),
                     Some(&mut dx[..n]),
                 );
+                let gain = self.input_gain();
                 let decoded = tr.decoded[..n].as_flattened();
                 for (d, o) in dx[..n].as_flattened_mut().iter_mut().zip(decoded) {
-                    *d -= scale * o;
+                    *d = gain * *d - scale * o;
                 }
             }
             None => self
                 .q
-                .backward(&x[..n], &tr.delta[..n], Some(&mut grad.q), None),
+                .backward(input, &tr.delta[..n], Some(&mut grad.q), None),
         }
     }
 }

@@ -12,9 +12,10 @@ use common::{
     z_scores,
 };
 use muprop::{
-    exact_expectation, exact_gradient, exact_loss, negative_log_likelihood, Arm, DisArm, Estimator,
-    LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil, Reinforce, Replicas,
-    StraightThrough, Vsbn1, Vsbn2, Workspace, Zeroable,
+    exact_expectation, exact_gradient, exact_loss, negative_log_likelihood, Arm, Backward, DisArm,
+    DrawnWords, Estimator, LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil,
+    Reinforce, Replicas, SignedCoding, StraightThrough, Vsbn1, Vsbn2, VsbnLayer, Workspace,
+    Zeroable,
 };
 
 const DRAWS: usize = 100_000;
@@ -24,6 +25,27 @@ const Y: [[f32; 0]; 1] = [[]];
 
 type Two = Vsbn2<6, 4, 3>;
 type One = Vsbn1<6, 5>;
+
+/// A centre for the first encoder's input, away from 0 and 1/2.
+const CENTRE: [f32; 6] = [0.3, 0.7, 0.55, 0.1, 0.9, 0.45];
+
+/// The model with the reference code's coding: input centred by [`CENTRE`], hidden units read
+/// as -1/+1.
+fn signed<N: Centred>(mut net: N) -> N {
+    net.centre_and_sign();
+    net
+}
+
+/// The two test models under [`signed`].
+trait Centred {
+    fn centre_and_sign(&mut self);
+}
+
+impl<const H: usize, R: SignedCoding> Centred for VsbnLayer<6, H, R> {
+    fn centre_and_sign(&mut self) {
+        self.use_signed_coding(&CENTRE);
+    }
+}
 
 /// Runs the z-test with the estimator's state frozen; returns (worst |z|, Bonferroni bound).
 fn z_test<N: Network<6, 0>, E: Estimator>(net: &N, est: E, seed: u64) -> (f64, f64) {
@@ -140,7 +162,15 @@ fn learned() -> LearnedMuProp<6, 5, 2, 4> {
 
 #[test]
 fn oracle_matches_finite_differences() {
-    let net: Two = network(1, 1.5);
+    oracle_against_finite_differences(network(1, 1.5));
+}
+
+#[test]
+fn oracle_matches_finite_differences_with_signed_coding() {
+    oracle_against_finite_differences(signed(network(1, 1.5)));
+}
+
+fn oracle_against_finite_differences(net: Two) {
     let mut ws = Workspace::<<Two as Network<6, 0>>::Trace<1>, 1>::zeroed();
     let mut grad = Two::zeroed();
     exact_gradient(&net, &X, &Y, &mut ws, &mut grad).unwrap();
@@ -169,12 +199,12 @@ fn oracle_matches_finite_differences() {
 
 /// Every estimator on one encoder depth: unbiased, and straight-through shown biased.
 macro_rules! every_estimator_on_the_encoder {
-    ($name:ident, $net:ty, $seed:expr) => {
+    ($name:ident, $net:ty, $make:expr) => {
         mod $name {
             use super::*;
 
             fn net() -> $net {
-                network::<$net, 6, 0>($seed, 1.5)
+                $make
             }
 
             fn label(estimator: &str) -> String {
@@ -256,8 +286,10 @@ macro_rules! every_estimator_on_the_encoder {
     };
 }
 
-every_estimator_on_the_encoder!(two_layers, Two, 2);
-every_estimator_on_the_encoder!(one_layer, One, 3);
+every_estimator_on_the_encoder!(two_layers, Two, network::<Two, 6, 0>(2, 1.5));
+every_estimator_on_the_encoder!(one_layer, One, network::<One, 6, 0>(3, 1.5));
+every_estimator_on_the_encoder!(two_layers_signed, Two, signed::<Two>(network(2, 1.5)));
+every_estimator_on_the_encoder!(one_layer_signed, One, signed::<One>(network(3, 1.5)));
 
 #[test]
 fn nvil_normalisation_is_visible_on_the_encoder() {
@@ -275,6 +307,148 @@ fn muprop_negative_control_is_biased_with_two_layers() {
     let net = network::<Two, 6, 0>(2, 1.5);
     let est = MuProp::negative_control();
     assert_biased("VSBN two_layers: MuProp negative control", &net, est, 33);
+}
+
+#[test]
+fn muprop_negative_control_is_biased_with_signed_coding() {
+    let net = signed::<Two>(network(2, 1.5));
+    let est = MuProp::negative_control();
+    assert_biased(
+        "VSBN two_layers_signed: MuProp negative control",
+        &net,
+        est,
+        33,
+    );
+}
+
+/// The mean-field loss `fbar` of one row at input `x`, and `d fbar / dx` as the model computes
+/// it (the total derivative MuProp's Taylor term is built from).
+fn mean_field_at(net: &Two, x: [f32; 6]) -> (f32, [f32; 6]) {
+    let mut trace = <<Two as Network<6, 0>>::Trace<1> as Zeroable>::zeroed();
+    let mut fbar = [0.0f32];
+    let mut dx = [[0.0f32; 6]];
+    net.mean_field::<1>(&[x], &Y, &mut trace, &mut fbar, Some(&mut dx));
+    (fbar[0], dx[0])
+}
+
+/// `d fbar / dx` against central differences, at a fractional input so every map's input
+/// moves.
+fn mean_field_gradient_against_finite_differences(net: &Two) {
+    let x = [0.8, 0.25, 0.6, 0.4, 0.1, 0.95];
+    let (_, analytic) = mean_field_at(net, x);
+    let h = 1e-3f32;
+    for i in 0..6 {
+        let (mut up, mut down) = (x, x);
+        up[i] += h;
+        down[i] -= h;
+        let numeric = (mean_field_at(net, up).0 - mean_field_at(net, down).0) / (2.0 * h);
+        let a = analytic[i];
+        assert!(
+            (numeric - a).abs() <= 1e-2 + 1e-2 * a.abs(),
+            "input {i}: mean-field derivative {a:.5}, finite differences {numeric:.5}"
+        );
+    }
+}
+
+#[test]
+fn mean_field_derivative_matches_finite_differences() {
+    mean_field_gradient_against_finite_differences(&network(8, 1.5));
+}
+
+#[test]
+fn mean_field_derivative_matches_finite_differences_with_signed_coding() {
+    mean_field_gradient_against_finite_differences(&signed(network(8, 1.5)));
+}
+
+/// Folds the codings into the weights: `W g (x - c) + b = (g W) x + (b - g W c)` for each
+/// encoder and `P (2h - 1) + d = (2 P) h + (d - P 1)` for each decoder.
+fn folded(net: &Two) -> Two {
+    fn fold<const I: usize, const O: usize>(map: &mut muprop::Linear<I, O>, gain: f32, c: &[f32]) {
+        for (row, ci) in map.w.iter_mut().zip(c) {
+            for (w, b) in row.iter_mut().zip(map.b.iter_mut()) {
+                *b -= gain * *w * ci;
+                *w *= gain;
+            }
+        }
+    }
+    let mut plain = *net;
+    fold(&mut plain.q, 1.0, &net.centre);
+    fold(&mut plain.p, 2.0, &[0.5; 4]);
+    fold(&mut plain.rest.q, 2.0, &[0.5; 4]);
+    fold(&mut plain.rest.p, 2.0, &[0.5; 3]);
+    plain.use_plain_coding();
+    plain.rest.use_plain_coding();
+    plain
+}
+
+#[test]
+fn signed_coding_is_an_affine_change_of_the_maps_inputs() {
+    // The same model family: with the codings folded into the weights, the plain model has
+    // the same exact ELBO, and the same mean-field loss at fractional inputs.
+    let net: Two = signed(network(9, 1.5));
+    assert!(net.rest.signed_input && net.signed_units && net.rest.signed_units);
+    let plain = folded(&net);
+    let mut ws = Workspace::<<Two as Network<6, 0>>::Trace<1>, 1>::zeroed();
+    let coded = exact_loss(&net, &X, &Y, &mut ws).unwrap();
+    let folded_loss = exact_loss(&plain, &X, &Y, &mut ws).unwrap();
+    assert!(
+        (coded - folded_loss).abs() < 1e-4 * coded.abs().max(1.0),
+        "exact loss {coded} with the coding, {folded_loss} with it folded into the weights"
+    );
+    assert!(
+        (coded - exact_loss(&network::<Two, 6, 0>(9, 1.5), &X, &Y, &mut ws).unwrap()).abs() > 0.1,
+        "the coding did not change the model's loss: the test cannot see it"
+    );
+    let x = [0.8, 0.25, 0.6, 0.4, 0.1, 0.95];
+    let ((f1, _), (f2, _)) = (mean_field_at(&net, x), mean_field_at(&plain, x));
+    assert!(
+        (f1 - f2).abs() < 1e-4 * f1.abs().max(1.0),
+        "mean-field loss {f1} against {f2}"
+    );
+}
+
+/// One straight-through pass at drawn words: the loss and `d f / dx` of the relaxed network.
+fn straight_through_at(net: &Two, words_seed: u64) -> (f32, [f32; 6]) {
+    let mut trace = <<Two as Network<6, 0>>::Trace<1> as Zeroable>::zeroed();
+    let mut grad = Two::zeroed();
+    <Two as Network<6, 0>>::draw::<1, _>(&mut trace, 0, &mut common::rng(words_seed));
+    let mut f = [0.0f32];
+    net.sample::<1, _>(&X, &Y, &mut trace, &mut f, &mut DrawnWords);
+    let mut dx = [[0.0f32; 6]];
+    net.backward::<1>(
+        &X,
+        &Y,
+        &mut trace,
+        &mut grad,
+        1.0,
+        Backward::StraightThrough,
+        Some(&mut dx),
+    );
+    (f[0], dx[0])
+}
+
+#[test]
+fn straight_through_sees_the_coding() {
+    // The relaxed network is the same function of x with the codings folded into the weights,
+    // so at the same unit draws its loss and input derivative agree.
+    let net: Two = signed(network(9, 1.5));
+    let plain = folded(&net);
+    for seed in 0..8 {
+        let ((f1, d1), (f2, d2)) = (
+            straight_through_at(&net, seed),
+            straight_through_at(&plain, seed),
+        );
+        assert!(
+            (f1 - f2).abs() < 1e-4 * f1.abs().max(1.0),
+            "loss {f1} against {f2}"
+        );
+        for (i, (a, b)) in d1.iter().zip(&d2).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-4 * a.abs().max(1.0),
+                "draw {seed}, input {i}: d f / dx {a} with the coding, {b} folded"
+            );
+        }
+    }
 }
 
 #[test]
