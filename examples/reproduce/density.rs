@@ -6,13 +6,13 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::fs;
 use std::marker::PhantomData;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use muprop::data::load_mnist;
 use muprop::{
     boxed_zeroed, negative_log_likelihood, train_step, Adam, AdamState, Estimator, Network,
-    Replicas, Vsbn1, Vsbn2, VsbnLayer, Workspace,
+    Replicas, SignedCoding, Vsbn1, Vsbn2, VsbnLayer, Workspace,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -48,6 +48,8 @@ enum BiasInit {
 struct Variant {
     kind: EstimatorKind,
     bias: BiasInit,
+    /// Whether the model reads its input centred and its hidden units as -1/+1.
+    signed: bool,
     /// How many seeds: all of the budget's, or one (an ablation).
     all_seeds: bool,
 }
@@ -58,26 +60,47 @@ impl Variant {
             BiasInit::Zero => "zero output bias",
             BiasInit::PixelMeans => "output bias = logit(pixel means)",
         };
-        format!("ours, {}, {bias}", self.kind.name())
+        let coding = if self.signed {
+            ", centred input, ±1 hidden units"
+        } else {
+            ""
+        };
+        format!("ours, {}, {bias}{coding}", self.kind.name())
     }
 }
 
 /// Ours: MuProp and learned MuProp (the reference's estimator) with the reference's bias
-/// initialisation on every seed; the crate's zero bias as a one-seed ablation.
-const VARIANTS: [Variant; 3] = [
+/// initialisation, plain and with the reference's coding, on every seed; the crate's zero bias
+/// as a one-seed ablation.
+const VARIANTS: [Variant; 5] = [
     Variant {
         kind: EstimatorKind::Muprop,
         bias: BiasInit::PixelMeans,
+        signed: false,
         all_seeds: true,
     },
     Variant {
         kind: EstimatorKind::MupropLearned,
         bias: BiasInit::PixelMeans,
+        signed: false,
+        all_seeds: true,
+    },
+    Variant {
+        kind: EstimatorKind::Muprop,
+        bias: BiasInit::PixelMeans,
+        signed: true,
+        all_seeds: true,
+    },
+    Variant {
+        kind: EstimatorKind::MupropLearned,
+        bias: BiasInit::PixelMeans,
+        signed: true,
         all_seeds: true,
     },
     Variant {
         kind: EstimatorKind::Muprop,
         bias: BiasInit::Zero,
+        signed: false,
         all_seeds: false,
     },
 ];
@@ -86,11 +109,18 @@ const VARIANTS: [Variant; 3] = [
 trait OutputBias {
     /// The bias of the pixels' logits.
     fn output_bias(&mut self) -> &mut [f32; X];
+
+    /// The reference's coding: the input centred by `means`, hidden units read as -1/+1.
+    fn use_signed_coding(&mut self, means: &[f32; X]);
 }
 
-impl<const H: usize, R> OutputBias for VsbnLayer<X, H, R> {
+impl<const H: usize, R: SignedCoding> OutputBias for VsbnLayer<X, H, R> {
     fn output_bias(&mut self) -> &mut [f32; X] {
         &mut self.p.b
+    }
+
+    fn use_signed_coding(&mut self, means: &[f32; X]) {
+        VsbnLayer::use_signed_coding(self, means);
     }
 }
 
@@ -98,8 +128,13 @@ impl<const H: usize, R> OutputBias for VsbnLayer<X, H, R> {
 struct Data {
     train: Vec<[f32; X]>,
     valid: Vec<[f32; X]>,
+    /// Each pixel's mean over `train`.
+    means: [f32; X],
     /// `logit(clip(mean, 0.001, 0.999))` of each pixel over `train`.
     bias: [f32; X],
+    /// Every binarized training image (train and validation splits) as an IDX file for the
+    /// reference, so that both train and validate on the same binary images.
+    reference_data: PathBuf,
 }
 
 /// One checkpoint.
@@ -131,9 +166,9 @@ pub fn run(args: &Args, budget: &Budget) -> Result<String, Box<dyn Error>> {
     let mut md = String::from("## 2. Variational SBN beside the JAX reference\n\n");
     let _ = writeln!(
         md,
-        "MNIST, binarization `{SCHEME}` (ours: the crate's fixed draw with seed 0; the reference \
-         draws with `numpy.random.default_rng(0)`, so the binary images differ, same \
-         distribution). Train on the first {TRAIN} training images, evaluate on the first {} \
+        "MNIST, binarization `{SCHEME}` (the crate's fixed draw with seed 0; the reference reads \
+         the same binary images from `reference-data/`, written by this run). Train on the \
+         first {TRAIN} training images, evaluate on the first {} \
          of the last 10000 (the reference's split). Adam lr {}, beta2 {BETA2} (passed to the \
          reference, whose default is 0.99999), batch {}, {} steps. ELBO: mean over \
          {FINAL_ELBO_SAMPLES} samples per image (reference: 100); bound: {}-sample \
@@ -149,7 +184,7 @@ pub fn run(args: &Args, budget: &Budget) -> Result<String, Box<dyn Error>> {
     for layers in [1u8, 2] {
         println!("\n== variational SBN, {layers} layer(s) of 200");
         let ours = train_variants(layers, budget, &data)?;
-        let theirs = run_reference(args, budget, layers, data.valid.len());
+        let theirs = run_reference(args, budget, layers, &data);
         for t in &ours {
             for p in &t.curve {
                 let _ = writeln!(
@@ -182,21 +217,47 @@ fn load(args: &Args, budget: &Budget) -> Result<Data, Box<dyn Error>> {
     if rows.len() <= TRAIN {
         return Err(format!("need more than {TRAIN} training images").into());
     }
+    let reference_data = args.out.join("reference-data");
+    write_images(&reference_data, rows)?;
     let (train, valid) = rows.split_at(TRAIN);
     let valid = &valid[..budget.vsbn_eval.min(valid.len())];
 
     // The reference's output bias: the logit of each clipped pixel mean.
-    let mut bias = [0.0f32; X];
-    for (j, b) in bias.iter_mut().enumerate() {
+    let (mut means, mut bias) = ([0.0f32; X], [0.0f32; X]);
+    for (j, (m, b)) in means.iter_mut().zip(bias.iter_mut()).enumerate() {
         let mean = train.iter().map(|r| f64::from(r[j])).sum::<f64>() / train.len() as f64;
-        let m = mean.clamp(0.001, 0.999);
-        *b = (m / (1.0 - m)).ln() as f32;
+        *m = mean as f32;
+        let clipped = mean.clamp(0.001, 0.999);
+        *b = (clipped / (1.0 - clipped)).ln() as f32;
     }
     Ok(Data {
         train: train.to_vec(),
         valid: valid.to_vec(),
+        means,
         bias,
+        reference_data,
     })
+}
+
+/// Writes binary images as an MNIST training-image IDX file in `dir`, pixels 0 or 255.
+///
+/// The reference binarizes its input by `u < pixel / 255` with `u` in `[0, 1)`, which keeps
+/// every pixel of these images as it is: it trains and validates on exactly our draw.
+fn write_images(dir: &Path, rows: &[[f32; X]]) -> Result<(), Box<dyn Error>> {
+    let count = u32::try_from(rows.len())?;
+    let mut bytes = Vec::with_capacity(16 + rows.len() * X);
+    for word in [0x0803u32, count, 28, 28] {
+        bytes.extend_from_slice(&word.to_be_bytes());
+    }
+    bytes.extend(
+        rows.iter()
+            .flatten()
+            .map(|&p| if p > 0.5 { 255u8 } else { 0 }),
+    );
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("train-images-idx3-ubyte");
+    fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(())
 }
 
 /// Trains every variant on its seeds.
@@ -284,6 +345,9 @@ where
     net.init(&mut init);
     if job.variant.bias == BiasInit::PixelMeans {
         *net.output_bias() = job.data.bias;
+    }
+    if job.variant.signed {
+        net.use_signed_coding(&job.data.means);
     }
     let mut grad = boxed_zeroed::<N>();
     let mut state = boxed_zeroed::<AdamState<N>>();
@@ -419,7 +483,7 @@ fn shuffle<R: Rng>(order: &mut [usize], rng: &mut R) {
 }
 
 /// The reference on this model, one run per seed; failures are reported and skipped.
-fn run_reference(args: &Args, budget: &Budget, layers: u8, eval: usize) -> Vec<ReferenceRun> {
+fn run_reference(args: &Args, budget: &Budget, layers: u8, data: &Data) -> Vec<ReferenceRun> {
     if args.no_jax || layers > budget.jax_models {
         return Vec::new();
     }
@@ -432,7 +496,7 @@ fn run_reference(args: &Args, budget: &Budget, layers: u8, eval: usize) -> Vec<R
     }
     let mut runs = Vec::new();
     for seed in 0..budget.seeds {
-        let p = protocol(args, budget, layers, eval, seed);
+        let p = protocol(budget, layers, data, seed);
         println!("JAX reference, seed {seed}");
         match reference::run(&args.jax_python, &args.jax_script, &p) {
             Ok(r) => {
@@ -448,15 +512,10 @@ fn run_reference(args: &Args, budget: &Budget, layers: u8, eval: usize) -> Vec<R
     runs
 }
 
-fn protocol<'a>(
-    args: &'a Args,
-    budget: &Budget,
-    layers: u8,
-    eval: usize,
-    seed: u64,
-) -> Protocol<'a> {
+fn protocol<'a>(budget: &Budget, layers: u8, data: &'a Data, seed: u64) -> Protocol<'a> {
+    let eval = data.valid.len();
     Protocol {
-        data: &args.data,
+        data: &data.reference_data,
         layers,
         steps: budget.vsbn_steps,
         batch: Budget::BATCH,
@@ -543,7 +602,7 @@ fn table(
         );
     }
     md.push_str(&verdict(ours, theirs));
-    let p = protocol(args, budget, layers, data.valid.len(), 0);
+    let p = protocol(budget, layers, data, 0);
     let _ = writeln!(
         md,
         "\nReference command (seeds 0..{}): `{}`. Plot: `vsbn{layers}.svg`; curves in \
@@ -577,8 +636,10 @@ fn verdict(ours: &[Trained], theirs: &[ReferenceRun]) -> String {
             .filter(|t| t.variant.name() == v.name())
             .map(|t| t.elbo)
             .collect();
-        let verdict = if mean(&elbos) >= lo {
-            "no worse than the reference within its spread"
+        let verdict = if mean(&elbos) > hi {
+            "better than every seed of the reference"
+        } else if mean(&elbos) >= lo {
+            "no worse than the reference, within its spread"
         } else {
             "worse than the reference beyond its spread"
         };
@@ -632,5 +693,6 @@ fn short(v: &Variant) -> String {
         BiasInit::Zero => "b=0",
         BiasInit::PixelMeans => "b=mean",
     };
-    format!("{} {bias}", v.kind.name())
+    let coding = if v.signed { " ±1" } else { "" };
+    format!("{} {bias}{coding}", v.kind.name())
 }

@@ -16,7 +16,8 @@
 # (TASK=sp) 3000 steps at Adam 3e-3, 500 validation images, where the "ELBO" column is the
 # mean one-sample log-likelihood of the bottom half and the bound is minus the test NLL with
 # M = 100 of the runner's tables.
-# The reference stays untouched; the copy is git-ignored with the rest of target/.
+# The reference stays untouched; the copy is git-ignored with the rest of target/. The runs are
+# pinned to core CORE (default 0), XLA single-threaded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 peer="../shared/peer/muprop_jax.py"
@@ -44,7 +45,7 @@ sed -e 's|^a = p.parse_args()|p.add_argument("--no_center", action="store_true")
 grep -q 'a.no_center' "$copy" && grep -q 'a.zero_one' "$copy" ||
   { echo "ablation: the reference changed; the substitutions no longer apply" >&2; exit 1; }
 
-one_core=(env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+one_core=(env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" taskset -c "${CORE:-0}")
 printf '| encoder input | hidden units fed forward | %s | valid 100-sample bound |\n' "$one"
 printf '|---|---|---|---|\n'
 for flags in "" "--zero_one" "--no_center" "--no_center --zero_one"; do
