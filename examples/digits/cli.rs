@@ -79,6 +79,10 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub binarize_seed: u64,
 
+    /// Subtract each input pixel's training mean from every input, training and test (the
+    /// public reference code's choice for its first layer); targets stay binary.
+    #[arg(long)]
+    pub centre_inputs: bool,
     /// Where the CSV files and the SVG plot go.
     #[arg(long, default_value = "target/muprop-digits")]
     pub out: PathBuf,

@@ -29,6 +29,8 @@ pub struct Corpus {
     /// The task at epoch 0: its test split is the one every evaluation uses.
     fixed: PredictionTask,
     eval_examples: usize,
+    /// Subtracted from every input (the training inputs' means at epoch 0), when centred.
+    centre: Option<Vec<f32>>,
 }
 
 impl Corpus {
@@ -46,7 +48,22 @@ impl Corpus {
             scheme,
             fixed,
             eval_examples,
+            centre: None,
         })
+    }
+
+    /// Centres every input, training and test, by the training inputs' means at epoch 0 (a
+    /// dynamic binarization's later epochs by the same means). Targets stay binary.
+    pub fn centre_inputs(mut self) -> Result<Self, Box<dyn Error>> {
+        let (task, centre) = self.fixed.centred()?;
+        self.fixed = task;
+        self.centre = Some(centre);
+        Ok(self)
+    }
+
+    /// Whether the inputs are centred.
+    pub fn centred(&self) -> bool {
+        self.centre.is_some()
     }
 
     /// The binarization, as reported next to every result.
@@ -73,7 +90,10 @@ impl Corpus {
             .intensities
             .binarized(self.scheme, epoch)?
             .prediction_task();
-        Ok(task.train().clone())
+        match &self.centre {
+            Some(centre) => Ok(task.train().centred(centre)?),
+            None => Ok(task.train().clone()),
+        }
     }
 
     /// The test NLL of predicting every bottom pixel independently by its training frequency,

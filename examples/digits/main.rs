@@ -97,10 +97,14 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         Some(dir) => load_mnist(dir)?,
     };
     let eval_examples = args.eval_examples(intensities.test().len());
-    let corpus = Corpus::new(intensities, scheme, eval_examples)?;
+    let mut corpus = Corpus::new(intensities, scheme, eval_examples)?;
+    if args.centre_inputs {
+        corpus = corpus.centre_inputs()?;
+    }
     let context = context(args, &setup, &corpus, arch);
     println!("data:          {}", context.get("data_describe"));
     println!("binarization:  {}", corpus.scheme());
+    println!("inputs:        {}", context.get("inputs"));
     println!("network:       {} Bernoulli units, Adam", arch.describe());
     println!(
         "training:      {} steps of {} examples, lr {}, seed {}",
@@ -184,6 +188,14 @@ fn context(args: &Args, setup: &Setup, corpus: &Corpus, arch: Arch) -> Context {
             ),
         ),
         ("binarization", corpus.scheme().to_string()),
+        (
+            "inputs",
+            String::from(if corpus.centred() {
+                "centred by the training means"
+            } else {
+                "as given"
+            }),
+        ),
         ("arch", arch.describe()),
         ("target_pixels", task.train().target_width().to_string()),
         ("seed", setup.seed.to_string()),

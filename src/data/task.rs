@@ -6,6 +6,7 @@
 //! [`DataSet::binarized`]); the task records the binarization it was made from.
 
 use std::string::String;
+use std::vec;
 use std::vec::Vec;
 
 use super::binarize::Binarization;
@@ -123,6 +124,40 @@ impl PredictionSplit {
         rows_of(&self.targets, self.target_width, "targets")
     }
 
+    /// Each input value's mean over the examples (zeros for an empty split).
+    pub fn input_means(&self) -> Vec<f32> {
+        let mut sums = vec![0.0f64; self.input_width];
+        for row in self.inputs.chunks_exact(self.input_width.max(1)) {
+            for (s, v) in sums.iter_mut().zip(row) {
+                *s += f64::from(*v);
+            }
+        }
+        let n = self.len().max(1) as f64;
+        sums.into_iter().map(|s| (s / n) as f32).collect()
+    }
+
+    /// The split with `centre` subtracted from every input row; targets and labels unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::WidthMismatch`] when `centre` is not one value per input.
+    pub fn centred(&self, centre: &[f32]) -> Result<Self, DataError> {
+        if centre.len() != self.input_width {
+            return Err(DataError::WidthMismatch {
+                what: "input centre",
+                width: self.input_width,
+                requested: centre.len(),
+            });
+        }
+        let mut out = self.clone();
+        for row in out.inputs.chunks_exact_mut(self.input_width.max(1)) {
+            for (v, c) in row.iter_mut().zip(centre) {
+                *v -= c;
+            }
+        }
+        Ok(out)
+    }
+
     /// A stable FNV-1a hash of the widths, inputs, targets (as `f32` bits) and labels.
     pub fn content_hash(&self) -> u64 {
         let mut hasher = Fnv1a::new();
@@ -176,11 +211,76 @@ impl PredictionTask {
     pub fn test(&self) -> &PredictionSplit {
         &self.test
     }
+
+    /// The task with both splits' inputs centred by the training inputs' means (returned
+    /// too), as the public reference code feeds its first layer. Targets stay binary.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::WidthMismatch`] when the test inputs are not as wide as the training ones.
+    pub fn centred(&self) -> Result<(Self, Vec<f32>), DataError> {
+        let centre = self.train.input_means();
+        let task = Self {
+            name: self.name.clone(),
+            binarization: self.binarization,
+            train: self.train.centred(&centre)?,
+            test: self.test.centred(&centre)?,
+        };
+        Ok((task, centre))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn split(inputs: Vec<f32>, targets: Vec<f32>) -> PredictionSplit {
+        let n = inputs.len() / 2;
+        PredictionSplit {
+            inputs,
+            targets,
+            labels: vec![0; n],
+            input_width: 2,
+            target_width: 1,
+        }
+    }
+
+    #[test]
+    fn centring_subtracts_the_training_means_from_both_splits() {
+        let task = PredictionTask {
+            name: String::from("t"),
+            binarization: None,
+            train: split(
+                vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+                vec![1.0, 0.0, 1.0, 0.0],
+            ),
+            test: split(vec![1.0, 1.0], vec![1.0]),
+        };
+        let (centred, centre) = task.centred().unwrap();
+        assert_eq!(centre, vec![0.5, 0.5]);
+        assert_eq!(
+            centred.train().inputs_flat(),
+            &[0.5, -0.5, 0.5, 0.5, -0.5, 0.5, -0.5, -0.5]
+        );
+        assert_eq!(centred.test().inputs_flat(), &[0.5, 0.5]);
+        assert_eq!(centred.train().targets_flat(), task.train().targets_flat());
+        assert_eq!(centred.test().targets_flat(), task.test().targets_flat());
+    }
+
+    #[test]
+    fn centring_rejects_a_centre_of_the_wrong_width() {
+        let err = split(vec![1.0, 0.0], vec![1.0])
+            .centred(&[0.5])
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            DataError::WidthMismatch {
+                width: 2,
+                requested: 1,
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn halves_of_an_odd_height_give_the_extra_row_to_the_bottom() {
