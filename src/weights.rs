@@ -18,6 +18,10 @@
 //! value is finite; the target changes only after every check has passed. Weights are never
 //! non-finite in a file this module writes, so a non-finite value means a forged file.
 //!
+//! The file holds the [`Tensors`] and nothing else: configuration outside them, such as a
+//! variational SBN's signed coding ([`crate::VsbnLayer::use_signed_coding`]), is not written
+//! and must be set again on the model the weights are read into.
+//!
 //! # Weights in flash
 //!
 //! [`weights_rust_source`] (feature `std`) turns a parameter set into Rust source: a `static`

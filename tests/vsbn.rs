@@ -377,8 +377,36 @@ fn folded(net: &Two) -> Two {
     fold(&mut plain.rest.q, 2.0, &[0.5; 4]);
     fold(&mut plain.rest.p, 2.0, &[0.5; 3]);
     plain.use_plain_coding();
-    plain.rest.use_plain_coding();
+    assert!(
+        !plain.rest.signed_input && !plain.rest.signed_units && plain.rest.centre == [0.0; 4],
+        "use_plain_coding left the second layer coded"
+    );
     plain
+}
+
+/// The gradient with respect to the coded model's parameters, from the gradient `g` with
+/// respect to the folded ones (the chain rule through [`folded`]): for each map
+/// `dL/dW[i] = gain (dL/dW'[i] - c_i dL/db')` and `dL/db = dL/db'`.
+fn unfolded_gradient(net: &Two, g: &Two) -> Two {
+    fn unfold<const I: usize, const O: usize>(
+        map: &mut muprop::Linear<I, O>,
+        folded: &muprop::Linear<I, O>,
+        gain: f32,
+        c: &[f32],
+    ) {
+        for ((row, folded_row), ci) in map.w.iter_mut().zip(&folded.w).zip(c) {
+            for ((w, fw), fb) in row.iter_mut().zip(folded_row).zip(&folded.b) {
+                *w = gain * (fw - ci * fb);
+            }
+        }
+        map.b = folded.b;
+    }
+    let mut out = *g;
+    unfold(&mut out.q, &g.q, 1.0, &net.centre);
+    unfold(&mut out.p, &g.p, 2.0, &[0.5; 4]);
+    unfold(&mut out.rest.q, &g.rest.q, 2.0, &[0.5; 4]);
+    unfold(&mut out.rest.p, &g.rest.p, 2.0, &[0.5; 3]);
+    out
 }
 
 #[test]
@@ -407,8 +435,9 @@ fn signed_coding_is_an_affine_change_of_the_maps_inputs() {
     );
 }
 
-/// One straight-through pass at drawn words: the loss and `d f / dx` of the relaxed network.
-fn straight_through_at(net: &Two, words_seed: u64) -> (f32, [f32; 6]) {
+/// One straight-through pass at drawn words: the loss, `d f / dx` and the parameter gradient
+/// of the relaxed network.
+fn straight_through_at(net: &Two, words_seed: u64) -> (f32, [f32; 6], Two) {
     let mut trace = <<Two as Network<6, 0>>::Trace<1> as Zeroable>::zeroed();
     let mut grad = Two::zeroed();
     <Two as Network<6, 0>>::draw::<1, _>(&mut trace, 0, &mut common::rng(words_seed));
@@ -424,20 +453,28 @@ fn straight_through_at(net: &Two, words_seed: u64) -> (f32, [f32; 6]) {
         Backward::StraightThrough,
         Some(&mut dx),
     );
-    (f[0], dx[0])
+    (f[0], dx[0], grad)
 }
 
 #[test]
 fn straight_through_sees_the_coding() {
     // The relaxed network is the same function of x with the codings folded into the weights,
-    // so at the same unit draws its loss and input derivative agree.
+    // so at the same unit draws its loss and input derivative agree, and its parameter
+    // gradient is the folded one taken back through the fold.
     let net: Two = signed(network(9, 1.5));
     let plain = folded(&net);
     for seed in 0..8 {
-        let ((f1, d1), (f2, d2)) = (
+        let ((f1, d1, g1), (f2, d2, g2)) = (
             straight_through_at(&net, seed),
             straight_through_at(&plain, seed),
         );
+        let (g1, g2) = (flat(&g1), flat(&unfolded_gradient(&net, &g2)));
+        for (k, (a, b)) in g1.iter().zip(&g2).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-4 * a.abs().max(1.0),
+                "draw {seed}, scalar {k}: gradient {a} with the coding, {b} folded and mapped back"
+            );
+        }
         assert!(
             (f1 - f2).abs() < 1e-4 * f1.abs().max(1.0),
             "loss {f1} against {f2}"

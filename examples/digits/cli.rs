@@ -83,6 +83,7 @@ pub struct Args {
     /// public reference code's choice for its first layer); targets stay binary.
     #[arg(long)]
     pub centre_inputs: bool,
+
     /// Where the CSV files and the SVG plot go.
     #[arg(long, default_value = "target/muprop-digits")]
     pub out: PathBuf,

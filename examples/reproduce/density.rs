@@ -105,8 +105,8 @@ const VARIANTS: [Variant; 5] = [
     },
 ];
 
-/// A model whose decoder ends in a bias over the pixels.
-trait OutputBias {
+/// What a variant sets on a fresh model: its decoder's output bias and its coding.
+trait Setting {
     /// The bias of the pixels' logits.
     fn output_bias(&mut self) -> &mut [f32; X];
 
@@ -114,7 +114,7 @@ trait OutputBias {
     fn use_signed_coding(&mut self, means: &[f32; X]);
 }
 
-impl<const H: usize, R: SignedCoding> OutputBias for VsbnLayer<X, H, R> {
+impl<const H: usize, R: SignedCoding> Setting for VsbnLayer<X, H, R> {
     fn output_bias(&mut self) -> &mut [f32; X] {
         &mut self.p.b
     }
@@ -217,8 +217,11 @@ fn load(args: &Args, budget: &Budget) -> Result<Data, Box<dyn Error>> {
     if rows.len() <= TRAIN {
         return Err(format!("need more than {TRAIN} training images").into());
     }
+    // The images the reference reads, written once per run when it will run.
     let reference_data = args.out.join("reference-data");
-    write_images(&reference_data, rows)?;
+    if !args.no_jax && budget.jax_models > 0 && args.jax_python.exists() {
+        write_images(&reference_data, rows)?;
+    }
     let (train, valid) = rows.split_at(TRAIN);
     let valid = &valid[..budget.vsbn_eval.min(valid.len())];
 
@@ -313,7 +316,7 @@ struct Job<'a> {
 /// A job with its model type `N`.
 struct Typed<'a, N>(Job<'a>, PhantomData<N>);
 
-impl<N: Network<X, 0> + OutputBias> UseEstimator for Typed<'_, N> {
+impl<N: Network<X, 0> + Setting> UseEstimator for Typed<'_, N> {
     type Output = Result<Trained, Box<dyn Error>>;
 
     fn run<E: Estimator>(self, estimator: &mut E) -> Self::Output {
@@ -335,7 +338,7 @@ fn streams(seed: u64) -> [Xoshiro256PlusPlus; 4] {
 /// Trains model `N` with `estimator` on `job`, checkpoint by checkpoint.
 fn train<N, E>(job: &Job, estimator: &mut E) -> Result<Trained, Box<dyn Error>>
 where
-    N: Network<X, 0> + OutputBias,
+    N: Network<X, 0> + Setting,
     E: Estimator,
 {
     // The model, its bias, the optimiser and the buffers.

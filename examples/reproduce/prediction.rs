@@ -115,8 +115,9 @@ type TrainResult = Result<Outcome, Box<dyn Error>>;
 /// Trains every estimator on both networks; writes the files and returns the report section.
 pub fn run(args: &Args, budget: &Budget) -> Result<String, Box<dyn Error>> {
     // The data, binarized once, and the settings shared by every run.
-    let corpus = Corpus::new(load_mnist(&args.data)?, SCHEME, budget.sp_eval)?;
-    let centred = Corpus::new(load_mnist(&args.data)?, SCHEME, budget.sp_eval)?.centre_inputs()?;
+    let intensities = load_mnist(&args.data)?;
+    let centred = Corpus::new(intensities.clone(), SCHEME, budget.sp_eval)?.centre_inputs()?;
+    let corpus = Corpus::new(intensities, SCHEME, budget.sp_eval)?;
     let setup = Setup {
         seed: 1,
         steps: budget.sp_steps,

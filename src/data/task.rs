@@ -212,8 +212,9 @@ impl PredictionTask {
         &self.test
     }
 
-    /// The task with both splits' inputs centred by the training inputs' means (returned
-    /// too), as the public reference code feeds its first layer. Targets stay binary.
+    /// The task with both splits' inputs minus the training inputs' means, and those means.
+    ///
+    /// The public reference code feeds its first layer this way. Targets stay binary.
     ///
     /// # Errors
     ///
