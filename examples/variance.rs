@@ -48,7 +48,7 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     steps: usize,
     /// Gradient estimates drawn per estimator.
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, default_value_t = 2000, value_parser = at_least_two)]
     draws: u64,
     /// Output directory.
     #[arg(long, default_value = "target/muprop-variance")]
@@ -105,6 +105,15 @@ struct Row {
     name: &'static str,
     variance: Vec<f64>,
     mean: Vec<f64>,
+}
+
+/// A count of 2 or more (a variance needs two draws), with an error that says so.
+fn at_least_two(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n < 2 => Err(String::from("must be at least 2")),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -55,10 +55,10 @@ struct Args {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     layers: u8,
     /// Training steps.
-    #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 20000, value_parser = at_least_one)]
     steps: u64,
     /// Minibatch size.
-    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 24, value_parser = at_least_one)]
     batch: u64,
     /// Learning rate (Adam).
     #[arg(long, default_value_t = 3e-3)]
@@ -67,13 +67,13 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Samples of the importance-weighted bound.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     k: u64,
     /// Test images evaluated (all by default for digits, 1000 for MNIST).
     #[arg(long)]
     eval_examples: Option<usize>,
     /// Checkpoints on the learning curve.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = at_least_one)]
     checkpoints: u64,
     /// MNIST-format IDX directory instead of the built-in digits.
     #[arg(long)]
@@ -88,6 +88,15 @@ struct Args {
     /// reads the input centred by the training pixel means, hidden units are read as -1/+1).
     #[arg(long, value_enum, default_value_t = Coding::Plain)]
     coding: Coding,
+}
+
+/// A count of 1 or more, with an error that says so.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err(String::from("must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
