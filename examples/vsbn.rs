@@ -70,8 +70,8 @@ struct Args {
     #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     k: u64,
     /// Test images evaluated (all by default for digits, 1000 for MNIST).
-    #[arg(long)]
-    eval_examples: Option<usize>,
+    #[arg(long, value_parser = at_least_one)]
+    eval_examples: Option<u64>,
     /// Checkpoints on the learning curve.
     #[arg(long, default_value_t = 10, value_parser = at_least_one)]
     checkpoints: u64,
@@ -181,10 +181,17 @@ struct Point {
     bound: f64,
 }
 
+/// A learning curve, and the steps refused on the way (non-finite loss or gradient).
+struct Curve {
+    points: Vec<Point>,
+    refused: usize,
+}
+
 /// A finished run.
 struct Run {
     kind: Kind,
     curve: Vec<Point>,
+    refused: usize,
     seconds: f64,
 }
 
@@ -200,13 +207,16 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     Adam::new(args.lr)?;
-    let runs = match (&args.data, args.layers) {
+    // The output directory, before any work that would have nowhere to go.
+    fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let (runs, data) = match (&args.data, args.layers) {
         (None, 1) => experiment::<Vsbn1<64, 32>, 64>(args)?,
         (None, _) => experiment::<Vsbn2<64, 32, 32>, 64>(args)?,
         (Some(_), 1) => experiment::<Vsbn1<784, 200>, 784>(args)?,
         (Some(_), _) => experiment::<Vsbn2<784, 200, 200>, 784>(args)?,
     };
-    report(args, &runs)
+    report(args, &data, &runs)
 }
 
 /// The binarized images of width `X` and a description of the data set and binarization.
@@ -235,7 +245,8 @@ fn load<const X: usize>(args: &Args) -> Result<Images<X>, Box<dyn Error>> {
     })
 }
 
-fn experiment<N, const X: usize>(args: &Args) -> Result<Vec<Run>, Box<dyn Error>>
+/// Trains the chosen estimators; returns their runs and a description of the data.
+fn experiment<N, const X: usize>(args: &Args) -> Result<(Vec<Run>, String), Box<dyn Error>>
 where
     N: Model<X>,
 {
@@ -245,11 +256,10 @@ where
     } else {
         test.len()
     };
-    let test = &test[..args
+    let wanted = args
         .eval_examples
-        .unwrap_or(default_eval)
-        .min(test.len())
-        .max(1)];
+        .map_or(default_eval, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let test = &test[..wanted.min(test.len())];
     println!(
         "{name}: {} training and {} test images; {} latent layer(s), {} coding; batch {}, lr {}, \
          {} steps, k = {}",
@@ -308,11 +318,17 @@ where
         };
         runs.push(Run {
             kind,
-            curve,
+            curve: curve.points,
+            refused: curve.refused,
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    Ok(runs)
+    let data = format!(
+        "{name}: {} training and {} test images",
+        train.len(),
+        test.len()
+    );
+    Ok((runs, data))
 }
 
 /// Trains one model with `est` and returns its learning curve.
@@ -322,7 +338,7 @@ fn train_with<N, E, const X: usize>(
     test: &[[f32; X]],
     kind: Kind,
     mut est: E,
-) -> Result<Vec<Point>, Box<dyn Error>>
+) -> Result<Curve, Box<dyn Error>>
 where
     N: Model<X>,
     E: Estimator,
@@ -349,6 +365,7 @@ where
     bar.set_prefix(kind.name());
     let every = (args.steps / args.checkpoints).max(1);
     let mut curve = vec![evaluate(&*net, test, args.k, &mut ws, &mut rng)?];
+    let mut refused = 0;
     let mut running = f64::NAN;
     for step in 1..=args.steps {
         for row in batch.iter_mut() {
@@ -365,7 +382,9 @@ where
             &mut *grad,
             &mut rng,
         )?;
-        if s.applied() {
+        if !s.applied() {
+            refused += 1;
+        } else {
             running = if running.is_nan() {
                 f64::from(s.loss)
             } else {
@@ -383,7 +402,10 @@ where
         }
     }
     bar.finish_and_clear();
-    Ok(curve)
+    Ok(Curve {
+        points: curve,
+        refused,
+    })
 }
 
 /// Test ELBO (one sample per image) and the k-sample bound, averaged over `test`.
@@ -408,42 +430,72 @@ fn evaluate<N: Network<X, 0>, const X: usize>(
     })
 }
 
-fn report(args: &Args, runs: &[Run]) -> Result<(), Box<dyn Error>> {
+/// Prints the results table; writes the learning curves (CSV, with the settings as `#`
+/// lines) and the plot.
+fn report(args: &Args, data: &str, runs: &[Run]) -> Result<(), Box<dyn Error>> {
     println!(
-        "\n{:<18} {:>8} {:>12} {:>14} {:>10}",
+        "\n{:<18} {:>8} {:>12} {:>14} {:>10} {:>8}",
         "estimator",
         "steps",
         "test ELBO",
         format!("{}-sample bound", args.k),
-        "seconds"
+        "seconds",
+        "refused"
     );
-    let mut csv = String::from("estimator,step,test_elbo,test_bound\n");
+    let mut csv = String::new();
+    for (key, value) in [
+        ("data", data.to_string()),
+        ("layers", args.layers.to_string()),
+        ("coding", args.coding.name().to_string()),
+        ("steps", args.steps.to_string()),
+        ("batch", args.batch.to_string()),
+        ("lr", args.lr.to_string()),
+        ("seed", args.seed.to_string()),
+        ("k", args.k.to_string()),
+    ] {
+        let _ = writeln!(csv, "# {key}={value}");
+    }
+    csv.push_str("estimator,step,test_elbo,test_bound,refused_steps\n");
     for r in runs {
         if let Some(last) = r.curve.last() {
             println!(
-                "{:<18} {:>8} {:>12.3} {:>14.3} {:>10.1}",
+                "{:<18} {:>8} {:>12.3} {:>14.3} {:>10.1} {:>8}",
                 r.kind.name(),
                 last.step,
                 last.elbo,
                 last.bound,
-                r.seconds
+                r.seconds,
+                r.refused
             );
         }
         for p in &r.curve {
-            let _ = writeln!(csv, "{},{},{},{}", r.kind.name(), p.step, p.elbo, p.bound);
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{}",
+                r.kind.name(),
+                p.step,
+                p.elbo,
+                p.bound,
+                r.refused
+            );
         }
     }
-    fs::create_dir_all(&args.out)?;
     let csv_path = args.out.join("vsbn-curve.csv");
-    fs::write(&csv_path, csv)?;
+    fs::write(&csv_path, csv).map_err(|e| format!("cannot write {}: {e}", csv_path.display()))?;
     let svg_path = args.out.join("vsbn.svg");
-    plot(runs, &svg_path)?;
+    let title = format!(
+        "Variational SBN, {} layer(s), {} coding: test ELBO (nats per image)",
+        args.layers,
+        args.coding.name()
+    );
+    plot(runs, &title, &svg_path)
+        .map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
     println!("\nwrote {} and {}", csv_path.display(), svg_path.display());
     Ok(())
 }
 
 /// Test ELBO against steps, one line per estimator.
-fn plot(runs: &[Run], path: &PathBuf) -> Result<(), Box<dyn Error>> {
+fn plot(runs: &[Run], title: &str, path: &PathBuf) -> Result<(), Box<dyn Error>> {
     let points = runs.iter().flat_map(|r| r.curve.iter());
     let (lo, hi) = points.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
         (lo.min(p.elbo), hi.max(p.elbo))
@@ -457,10 +509,7 @@ fn plot(runs: &[Run], path: &PathBuf) -> Result<(), Box<dyn Error>> {
     let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Variational SBN: test ELBO (nats per image)",
-            ("sans-serif", 20),
-        )
+        .caption(title, ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
