@@ -18,15 +18,17 @@
 //!    NVIL, straight-through, ARM and DisARM are trained with Adam on minibatches of 100 with
 //!    the same seed, initial parameters and minibatches; test NLL with M = 1000 samples on
 //!    the first `N` test images. Curves against steps and against training seconds, and the
-//!    NLL of every estimator at the wall time of the fastest.
+//!    NLL of every estimator at the wall time of the fastest. MuProp, learned MuProp and
+//!    straight-through train again on the linear network with centred inputs.
 //! 2. **Variational SBN** (`Vsbn1<784, 200>`, `Vsbn2<784, 200, 200>`): train on the first
 //!    50000 training images, report the ELBO and the 100-sample bound on the first `N` of the
 //!    last 10000 (the JAX reference's split) after a fixed number of steps, over several seeds,
-//!    beside the JAX reference (`../shared/peer/muprop_jax.py --task sbn`) run with the same
-//!    steps, batch, learning rate and Adam `beta2`.
+//!    with the plain and with the reference's signed coding, beside the JAX reference
+//!    (`../shared/peer/muprop_jax.py --task sbn`) run with the same steps, batch, learning
+//!    rate and Adam `beta2` on the same binary images (written for it as an IDX file).
 //!
 //! `--quick` shrinks every budget to a few steps and examples (seconds: it proves every table
-//! and plot path runs); the full mode takes about 35 minutes on one quiet core (see `Budget::full`).
+//! and plot path runs); the full mode takes about 50 minutes on one core (see `Budget::full`).
 
 mod density;
 mod plot;
@@ -135,10 +137,10 @@ impl Budget {
         }
     }
 
-    /// About 35 minutes on one quiet core (structured prediction measured at 21 minutes, the
-    /// whole run at 55 minutes on a core shared with other work): 20000 prediction steps per
-    /// estimator and architecture (12 runs), 4000 density steps for 3 seeds of ours and of the
-    /// reference on both models, plus one seed of the ablations.
+    /// About 50 minutes on one core (structured prediction measured at 28 minutes, the
+    /// variational SBN at 21): 20000 prediction steps per estimator and architecture (12 runs,
+    /// and 3 more on centred inputs), 4000 density steps for 3 seeds of each of our 4 variants
+    /// and of the reference on both models, plus one seed of the zero-bias ablation.
     pub fn full() -> Self {
         Self {
             sp_steps: 20_000,
