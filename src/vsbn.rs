@@ -22,8 +22,8 @@
 //!
 //! A coded input is never zero, so the dense kernels' shortcut over zero inputs does not apply
 //! to the maps that read it: a coded `Vsbn1<784, 200>` or `Vsbn2<784, 200, 200>` trains 1.6
-//! to 2 times slower than a plain one. Each layer's trace keeps room for its coded inputs and units
-//! (`B (IN + H)` values) either way.
+//! to 2 times slower than a plain one. Each layer's trace keeps room for its coded inputs and
+//! units (`B (IN + H)` values) either way.
 //!
 //! The networks implement [`Network`] with targets of width 0: pass `&[[]; N]` as targets. The
 //! `k`-sample importance-weighted bound `log (1/k sum_k e^{-f_k}) <= log p(x)` is
