@@ -2,7 +2,7 @@
 # Reproduce the MuProp paper's comparisons on MNIST (examples/reproduce/main.rs).
 #
 #   examples/reproduce.sh quick   # seconds: every table and plot path, tiny budgets (CI)
-#   examples/reproduce.sh full    # about 35 minutes on one quiet core: the tables and plots
+#   examples/reproduce.sh full    # about 50 minutes on one core: the tables and plots
 #
 # DATA (default ../shared/data/mnist) holds the MNIST IDX files; CORE (default 1) is the core
 # the run is pinned to; OUT (default target/muprop-reproduce, target/muprop-reproduce-quick for
