@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use muprop::data::{load_digits, load_mnist, Binarization};
+use muprop::data::{column_means, load_digits, load_mnist, Binarization};
 use muprop::{
     boxed_zeroed, negative_log_likelihood, train_step, Adam, AdamState, Arm, DisArm, Estimator,
     LearnedMuProp, LeaveOneOut, MuProp, MuPropRollout, Network, Nvil, Reinforce, Replicas,
@@ -130,13 +130,8 @@ where
 
 /// Each pixel's mean over `rows`.
 fn pixel_means<const X: usize>(rows: &[[f32; X]]) -> [f32; X] {
-    let mut sums = [0.0f64; X];
-    for row in rows {
-        for (s, v) in sums.iter_mut().zip(row) {
-            *s += f64::from(*v);
-        }
-    }
-    sums.map(|s| (s / rows.len().max(1) as f64) as f32)
+    let means = column_means(rows.as_flattened(), X);
+    core::array::from_fn(|j| means[j] as f32)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use muprop::data::load_mnist;
+use muprop::data::{column_means, load_mnist};
 use muprop::{
     boxed_zeroed, negative_log_likelihood, train_step, Adam, AdamState, Estimator, Network,
     Replicas, SignedCoding, Vsbn1, Vsbn2, VsbnLayer, Workspace,
@@ -226,13 +226,12 @@ fn load(args: &Args, budget: &Budget) -> Result<Data, Box<dyn Error>> {
     let valid = &valid[..budget.vsbn_eval.min(valid.len())];
 
     // The reference's output bias: the logit of each clipped pixel mean.
-    let (mut means, mut bias) = ([0.0f32; X], [0.0f32; X]);
-    for (j, (m, b)) in means.iter_mut().zip(bias.iter_mut()).enumerate() {
-        let mean = train.iter().map(|r| f64::from(r[j])).sum::<f64>() / train.len() as f64;
-        *m = mean as f32;
-        let clipped = mean.clamp(0.001, 0.999);
-        *b = (clipped / (1.0 - clipped)).ln() as f32;
-    }
+    let exact = column_means(train.as_flattened(), X);
+    let means: [f32; X] = core::array::from_fn(|j| exact[j] as f32);
+    let bias: [f32; X] = core::array::from_fn(|j| {
+        let clipped = exact[j].clamp(0.001, 0.999);
+        (clipped / (1.0 - clipped)).ln() as f32
+    });
     Ok(Data {
         train: train.to_vec(),
         valid: valid.to_vec(),

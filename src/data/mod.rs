@@ -51,5 +51,5 @@ pub use mnist::{
     find_idx_file, load_idx_dir, load_mnist, FASHION_MNIST_DEBIAN_DIR, MNIST_CLASSES, MNIST_SIDE,
     TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
 };
-pub use split::{DataSet, Split, SplitKind};
+pub use split::{column_means, DataSet, Split, SplitKind};
 pub use task::{split_halves, PredictionSplit, PredictionTask};

@@ -313,6 +313,21 @@ pub(crate) fn check_labels(labels: &[u8], classes: u8, file: &Path) -> Result<()
     }
 }
 
+/// The mean of each column of `values`, read as rows of `width` (a trailing partial row is
+/// ignored), summed and divided in `f64`; zeros when there are no rows.
+pub fn column_means(values: &[f32], width: usize) -> Vec<f64> {
+    let mut sums = std::vec![0.0f64; width];
+    let mut rows = 0usize;
+    for row in values.chunks_exact(width.max(1)) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += f64::from(*v);
+        }
+        rows += 1;
+    }
+    let n = rows.max(1) as f64;
+    sums.into_iter().map(|s| s / n).collect()
+}
+
 /// `values` as rows of `N`, when `N` is the row width `width` (never panics: `N = 0` is an
 /// error, and the split invariant makes `values.len()` a multiple of `width`).
 pub(crate) fn rows_of<'a, const N: usize>(

@@ -6,13 +6,12 @@
 //! [`DataSet::binarized`]); the task records the binarization it was made from.
 
 use std::string::String;
-use std::vec;
 use std::vec::Vec;
 
 use super::binarize::Binarization;
 use super::error::DataError;
 use super::hash::Fnv1a;
-use super::split::{rows_of, DataSet, Split};
+use super::split::{column_means, rows_of, DataSet, Split};
 
 /// The top `height / 2` rows of a row-major `height x width` image, and the rest.
 ///
@@ -126,14 +125,10 @@ impl PredictionSplit {
 
     /// Each input value's mean over the examples (zeros for an empty split).
     pub fn input_means(&self) -> Vec<f32> {
-        let mut sums = vec![0.0f64; self.input_width];
-        for row in self.inputs.chunks_exact(self.input_width.max(1)) {
-            for (s, v) in sums.iter_mut().zip(row) {
-                *s += f64::from(*v);
-            }
-        }
-        let n = self.len().max(1) as f64;
-        sums.into_iter().map(|s| (s / n) as f32).collect()
+        column_means(&self.inputs, self.input_width)
+            .into_iter()
+            .map(|m| m as f32)
+            .collect()
     }
 
     /// The split with `centre` subtracted from every input row; targets and labels unchanged.
@@ -234,6 +229,14 @@ impl PredictionTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec;
+
+    #[test]
+    fn column_means_average_whole_rows_only() {
+        let values = [1.0, 2.0, 3.0, 5.0, 9.0];
+        assert_eq!(column_means(&values, 2), vec![2.0, 3.5]);
+        assert_eq!(column_means(&[], 3), vec![0.0, 0.0, 0.0]);
+    }
 
     fn split(inputs: Vec<f32>, targets: Vec<f32>) -> PredictionSplit {
         let n = inputs.len() / 2;
