@@ -136,6 +136,25 @@ pub trait Network<const IN: usize, const Y: usize>: Tensors + Zeroable {
         dx: Option<&mut [[f32; IN]]>,
     );
 
+    /// [`Network::mean_field`] right after [`Network::sample`] with the same `x`, trace and
+    /// parameters. The first stochastic layer's mean-field logits and means are then its
+    /// logits and means of the sample pass (both read `x` itself), so a network may copy them
+    /// from the trace instead of computing them again; the results are the same bits. The
+    /// provided method computes them again.
+    ///
+    /// Called in any other order it gives the mean-field pass of whatever input the last
+    /// sample pass read.
+    fn mean_field_after_sample<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; Y]],
+        tr: &mut Self::Trace<B>,
+        fbar: &mut [f32],
+        dx: Option<&mut [[f32; IN]]>,
+    ) {
+        self.mean_field(x, y, tr, fbar, dx);
+    }
+
     /// The mean-field pass restarted at layer `l` from its *sampled* input (`x` itself for
     /// `l = 0`), with its reverse sweep: writes `fbar` and the mean-field values of layers
     /// `l..` (layer `l`'s mean-field values are then its means at the sampled input).
@@ -221,6 +240,37 @@ impl<const IN: usize, const H: usize, S: Tensors, U, R: Tensors> Tensors
 fn states_of<U: Units>(width: usize) -> u64 {
     let choices = width / U::CLASSES.max(1);
     (0..choices).fold(1u64, |s, _| s.saturating_mul(U::RADIX as u64))
+}
+
+impl<const IN: usize, const H: usize, S: Stage<IN, H>, U: Units, R> Layers<IN, H, S, U, R> {
+    /// The mean-field pass from this layer's mean-field means (already in `tr`) on: the rest's
+    /// pass and reverse sweep, then `d fbar / d x` into `dx` when given. Rows `0..x.len()`.
+    fn mean_field_above<const Y: usize, const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; Y]],
+        tr: &mut LayersTrace<H, B, S::Scratch<B>, R::Trace<B>>,
+        fbar: &mut [f32],
+        dx: Option<&mut [[f32; IN]]>,
+    ) where
+        R: Network<H, Y>,
+    {
+        let n = x.len().min(y.len()).min(B);
+        let grad = Some(&mut tr.mf_grad[..n]);
+        self.rest
+            .mean_field(&tr.mf_mean[..n], &y[..n], &mut tr.rest, fbar, grad);
+        let Some(dx) = dx else { return };
+
+        // d fbar / d xbar_in = J_g^T J_mean^T (d fbar / d xbar).
+        U::mean_vjp(
+            tr.mf_logits[..n].as_flattened(),
+            tr.mf_mean[..n].as_flattened(),
+            tr.mf_grad[..n].as_flattened(),
+            tr.mf_delta[..n].as_flattened_mut(),
+        );
+        let (delta, scratch) = (&tr.mf_delta[..n], &mut tr.mf_scratch);
+        self.stage.backward(&x[..n], scratch, delta, None, Some(dx));
+    }
 }
 
 impl<const IN: usize, const H: usize, const Y: usize, S, U, R> Network<IN, Y>
@@ -314,20 +364,22 @@ where
             tr.mf_logits[..n].as_flattened(),
             tr.mf_mean[..n].as_flattened_mut(),
         );
-        let grad = Some(&mut tr.mf_grad[..n]);
-        self.rest
-            .mean_field(&tr.mf_mean[..n], &y[..n], &mut tr.rest, fbar, grad);
-        let Some(dx) = dx else { return };
+        self.mean_field_above(&x[..n], &y[..n], tr, fbar, dx);
+    }
 
-        // d fbar / d xbar_in = J_g^T J_mean^T (d fbar / d xbar).
-        U::mean_vjp(
-            tr.mf_logits[..n].as_flattened(),
-            tr.mf_mean[..n].as_flattened(),
-            tr.mf_grad[..n].as_flattened(),
-            tr.mf_delta[..n].as_flattened_mut(),
-        );
-        let (delta, scratch) = (&tr.mf_delta[..n], &mut tr.mf_scratch);
-        self.stage.backward(&x[..n], scratch, delta, None, Some(dx));
+    fn mean_field_after_sample<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; Y]],
+        tr: &mut Self::Trace<B>,
+        fbar: &mut [f32],
+        dx: Option<&mut [[f32; IN]]>,
+    ) {
+        let n = x.len().min(y.len()).min(B);
+        tr.mf_logits[..n].copy_from_slice(&tr.logits[..n]);
+        tr.mf_mean[..n].copy_from_slice(&tr.mean[..n]);
+        tr.mf_scratch = tr.scratch;
+        self.mean_field_above(&x[..n], &y[..n], tr, fbar, dx);
     }
 
     fn mean_field_from<const B: usize>(

@@ -22,9 +22,13 @@ pub struct BernoulliOutput<const IN: usize, const Y: usize> {
 /// What [`BernoulliOutput`] keeps for up to `B` rows.
 #[derive(Clone, Copy, Zeroable)]
 pub struct OutputTrace<const Y: usize, const B: usize> {
+    // The logits of the last pass, sample or mean-field.
     logits: [[f32; Y]; B],
-    mf_logits: [[f32; Y]; B],
-    dlogits: [[f32; Y]; B],
+    // `sigmoid(o) - y` at the sample pass's logits, kept for the backward step.
+    residual: [[f32; Y]; B],
+    // What goes into a backward product: the mean-field residual in the mean-field pass,
+    // `scale * residual` in the backward step.
+    delta: [[f32; Y]; B],
 }
 
 impl<const IN: usize, const Y: usize> Tensors for BernoulliOutput<IN, Y> {
@@ -39,30 +43,17 @@ impl<const IN: usize, const Y: usize> Tensors for BernoulliOutput<IN, Y> {
     }
 }
 
-/// Per row: `f = sum_j softplus(o_j) - y_j o_j`, using `tmp` as scratch.
-fn loss_rows<const Y: usize>(o: &[[f32; Y]], y: &[[f32; Y]], tmp: &mut [[f32; Y]], f: &mut [f32]) {
-    for (((or, yr), tr), fr) in o.iter().zip(y).zip(tmp.iter_mut()).zip(f.iter_mut()) {
-        muprop_kernels::softplus(or, tr);
-        let mut s = 0.0;
-        for ((sp, yj), oj) in tr.iter().zip(yr).zip(or) {
-            s += sp - yj * oj;
-        }
-        *fr = s;
-    }
-}
-
-/// Per row: `d = scale * (sigmoid(o) - y)`.
-fn logit_gradient_rows<const Y: usize>(
+/// Per row: `f = sum_j softplus(o_j) - y_j o_j`, and `sigmoid(o) - y` into `residual` when
+/// given (one exp per logit for both).
+fn loss_rows<const Y: usize>(
     o: &[[f32; Y]],
     y: &[[f32; Y]],
-    scale: f32,
-    d: &mut [[f32; Y]],
+    mut residual: Option<&mut [[f32; Y]]>,
+    f: &mut [f32],
 ) {
-    for ((or, yr), dr) in o.iter().zip(y).zip(d.iter_mut()) {
-        muprop_kernels::sigmoid(or, dr);
-        for (dj, yj) in dr.iter_mut().zip(yr) {
-            *dj = scale * (*dj - yj);
-        }
+    for (r, ((or, yr), fr)) in o.iter().zip(y).zip(f.iter_mut()).enumerate() {
+        let rr = residual.as_deref_mut().and_then(|d| d.get_mut(r));
+        *fr = muprop_kernels::bernoulli_nll(or, yr, rr.map(|v| v.as_mut_slice()));
     }
 }
 
@@ -109,7 +100,7 @@ impl<const IN: usize, const Y: usize> Network<IN, Y> for BernoulliOutput<IN, Y> 
     ) {
         let n = x.len().min(y.len()).min(B);
         self.linear.forward(&x[..n], &mut tr.logits[..n]);
-        loss_rows(&tr.logits[..n], &y[..n], &mut tr.dlogits[..n], f);
+        loss_rows(&tr.logits[..n], &y[..n], Some(&mut tr.residual[..n]), f);
     }
 
     fn mean_field<const B: usize>(
@@ -121,13 +112,14 @@ impl<const IN: usize, const Y: usize> Network<IN, Y> for BernoulliOutput<IN, Y> 
         dx: Option<&mut [[f32; IN]]>,
     ) {
         let n = x.len().min(y.len()).min(B);
-        self.linear.forward(&x[..n], &mut tr.mf_logits[..n]);
-        loss_rows(&tr.mf_logits[..n], &y[..n], &mut tr.dlogits[..n], fbar);
-        if let Some(dx) = dx {
-            logit_gradient_rows(&tr.mf_logits[..n], &y[..n], 1.0, &mut tr.dlogits[..n]);
-            self.linear
-                .backward(&x[..n], &tr.dlogits[..n], None, Some(dx));
-        }
+        self.linear.forward(&x[..n], &mut tr.logits[..n]);
+        let Some(dx) = dx else {
+            loss_rows(&tr.logits[..n], &y[..n], None, fbar);
+            return;
+        };
+        loss_rows(&tr.logits[..n], &y[..n], Some(&mut tr.delta[..n]), fbar);
+        self.linear
+            .backward(&x[..n], &tr.delta[..n], None, Some(dx));
     }
 
     fn layer<const B: usize>(
@@ -149,8 +141,11 @@ impl<const IN: usize, const Y: usize> Network<IN, Y> for BernoulliOutput<IN, Y> 
         dx: Option<&mut [[f32; IN]]>,
     ) {
         let n = x.len().min(y.len()).min(B);
-        logit_gradient_rows(&tr.logits[..n], &y[..n], scale, &mut tr.dlogits[..n]);
+        let rows = tr.delta[..n].iter_mut().zip(&tr.residual[..n]);
+        for (d, r) in rows.flat_map(|(d, r)| d.iter_mut().zip(r)) {
+            *d = scale * r;
+        }
         self.linear
-            .backward(&x[..n], &tr.dlogits[..n], Some(&mut grad.linear), dx);
+            .backward(&x[..n], &tr.delta[..n], Some(&mut grad.linear), dx);
     }
 }

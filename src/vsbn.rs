@@ -97,13 +97,8 @@ pub type Vsbn2<const X: usize, const H1: usize, const H2: usize> =
     VsbnLayer<X, H1, VsbnLayer<H1, H2, Prior<H2>>>;
 
 /// `sum_j softplus(logits_j) - target_j logits_j`, the Bernoulli negative log-likelihood.
-fn nll(logits: &[f32], target: &[f32], tmp: &mut [f32]) -> f32 {
-    muprop_kernels::softplus(logits, tmp);
-    let mut s = 0.0;
-    for ((sp, t), l) in tmp.iter().zip(target).zip(logits) {
-        s += sp - t * l;
-    }
-    s
+fn nll(logits: &[f32], target: &[f32]) -> f32 {
+    muprop_kernels::bernoulli_nll(logits, target, None)
 }
 
 /// Per row: `out = scale * (sigmoid(logits) - target)`.
@@ -387,10 +382,76 @@ impl<const IN: usize, const H: usize, R> VsbnLayer<IN, H, R> {
         let units = self.decoder_input(&tr.sample[..n], &mut tr.coded_units[..n]);
         self.p.forward(units, &mut tr.decoded[..n]);
         for r in 0..n.min(x.len()).min(f.len()) {
-            let log_q = -nll(&tr.logits[r], &tr.sample[r], &mut tr.tmp[r]);
-            let log_p = -nll(&tr.decoded[r], &x[r], &mut tr.decoded_grad[r]);
+            let log_q = -nll(&tr.logits[r], &tr.sample[r]);
+            let log_p = -nll(&tr.decoded[r], &x[r]);
             tr.local[r] = log_q - log_p;
             f[r] += tr.local[r];
+        }
+    }
+
+    /// The mean-field pass from this layer's mean-field means (already in `tr`) on: the rest's
+    /// pass and reverse sweep, this layer's own terms, then `d fbar / d x` into `dx` when
+    /// given. Rows `0..min(x.len(), y.len())`.
+    fn mean_field_above<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; 0]],
+        tr: &mut VsbnTrace<IN, H, B, R::Trace<B>>,
+        fbar: &mut [f32],
+        dx: Option<&mut [[f32; IN]]>,
+    ) where
+        R: Network<H, 0>,
+    {
+        let n = x.len().min(y.len()).min(B);
+        let grad = Some(&mut tr.mf_grad[..n]);
+        self.rest
+            .mean_field(&tr.mf_mean[..n], &y[..n], &mut tr.rest, fbar, grad);
+
+        // Our own terms on fractional values, and their derivative with respect to hbar:
+        // d/dhbar [hbar . abar] = abar and d/dhbar nll(p(hbar), x) = g P^T (sigmoid(obar) - x),
+        // with g the decoder's units gain.
+        let units = self.decoder_input(&tr.mf_mean[..n], &mut tr.coded_units[..n]);
+        self.p.forward(units, &mut tr.mf_decoded[..n]);
+        // The decoder's likelihood and its residual sigmoid(obar) - x from one exp per logit.
+        for r in 0..n {
+            let log_q = -nll(&tr.mf_logits[r], &tr.mf_mean[r]);
+            let (obar, dgrad) = (&tr.mf_decoded[r], Some(tr.decoded_grad[r].as_mut_slice()));
+            let log_p = -muprop_kernels::bernoulli_nll(obar, &x[r], dgrad);
+            if let Some(fr) = fbar.get_mut(r) {
+                *fr += log_q - log_p;
+            }
+        }
+        // Without a parameter gradient the backward step reads no input.
+        let (hbar, dgrad) = (&tr.mf_mean[..n], &tr.decoded_grad[..n]);
+        self.p.backward(hbar, dgrad, None, Some(&mut tr.tmp[..n]));
+        let units_gain = self.units_gain();
+        let terms = tr.mf_logits[..n]
+            .as_flattened()
+            .iter()
+            .zip(tr.tmp[..n].as_flattened());
+        for (g, (a, t)) in tr.mf_grad[..n].as_flattened_mut().iter_mut().zip(terms) {
+            *g += a + units_gain * t;
+        }
+        let Some(dx) = dx else { return };
+
+        // d fbar / d xbar_in: through the encoder's logits (times its input gain), and -obar
+        // from the decoder's target.
+        Bernoulli::mean_vjp(
+            tr.mf_logits[..n].as_flattened(),
+            tr.mf_mean[..n].as_flattened(),
+            tr.mf_grad[..n].as_flattened(),
+            tr.tmp[..n].as_flattened_mut(),
+        );
+        let n = n.min(dx.len());
+        self.q
+            .backward(&x[..n], &tr.tmp[..n], None, Some(&mut dx[..n]));
+        let gain = self.input_gain();
+        for (d, o) in dx[..n]
+            .as_flattened_mut()
+            .iter_mut()
+            .zip(tr.mf_decoded[..n].as_flattened())
+        {
+            *d = gain * *d - o;
         }
     }
 }
@@ -484,53 +545,22 @@ where
             tr.mf_logits[..n].as_flattened(),
             tr.mf_mean[..n].as_flattened_mut(),
         );
-        let grad = Some(&mut tr.mf_grad[..n]);
-        self.rest
-            .mean_field(&tr.mf_mean[..n], &y[..n], &mut tr.rest, fbar, grad);
+        self.mean_field_above(&x[..n], &y[..n], tr, fbar, dx);
+    }
 
-        // Our own terms on fractional values, and their derivative with respect to hbar:
-        // d/dhbar [hbar . abar] = abar and d/dhbar nll(p(hbar), x) = g P^T (sigmoid(obar) - x),
-        // with g the decoder's units gain.
-        let units = self.decoder_input(&tr.mf_mean[..n], &mut tr.coded_units[..n]);
-        self.p.forward(units, &mut tr.mf_decoded[..n]);
-        for r in 0..n.min(fbar.len()) {
-            let log_q = -nll(&tr.mf_logits[r], &tr.mf_mean[r], &mut tr.tmp[r]);
-            let log_p = -nll(&tr.mf_decoded[r], &x[r], &mut tr.decoded_grad[r]);
-            fbar[r] += log_q - log_p;
-        }
-        residual(&tr.mf_decoded[..n], &x[..n], 1.0, &mut tr.decoded_grad[..n]);
-        // Without a parameter gradient the backward step reads no input.
-        let (hbar, dgrad) = (&tr.mf_mean[..n], &tr.decoded_grad[..n]);
-        self.p.backward(hbar, dgrad, None, Some(&mut tr.tmp[..n]));
-        let units_gain = self.units_gain();
-        let terms = tr.mf_logits[..n]
-            .as_flattened()
-            .iter()
-            .zip(tr.tmp[..n].as_flattened());
-        for (g, (a, t)) in tr.mf_grad[..n].as_flattened_mut().iter_mut().zip(terms) {
-            *g += a + units_gain * t;
-        }
-        let Some(dx) = dx else { return };
-
-        // d fbar / d xbar_in: through the encoder's logits (times its input gain), and -obar
-        // from the decoder's target.
-        Bernoulli::mean_vjp(
-            tr.mf_logits[..n].as_flattened(),
-            tr.mf_mean[..n].as_flattened(),
-            tr.mf_grad[..n].as_flattened(),
-            tr.tmp[..n].as_flattened_mut(),
-        );
-        let n = n.min(dx.len());
-        self.q
-            .backward(&x[..n], &tr.tmp[..n], None, Some(&mut dx[..n]));
-        let gain = self.input_gain();
-        for (d, o) in dx[..n]
-            .as_flattened_mut()
-            .iter_mut()
-            .zip(tr.mf_decoded[..n].as_flattened())
-        {
-            *d = gain * *d - o;
-        }
+    fn mean_field_after_sample<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; 0]],
+        tr: &mut Self::Trace<B>,
+        fbar: &mut [f32],
+        dx: Option<&mut [[f32; IN]]>,
+    ) {
+        // The sample pass left the coded input, the encoder's logits and its means in `tr`.
+        let n = x.len().min(y.len()).min(B);
+        tr.mf_logits[..n].copy_from_slice(&tr.logits[..n]);
+        tr.mf_mean[..n].copy_from_slice(&tr.mean[..n]);
+        self.mean_field_above(&x[..n], &y[..n], tr, fbar, dx);
     }
 
     fn mean_field_from<const B: usize>(

@@ -138,6 +138,26 @@ fn log1p_exp_neg_abs(x: Lane) -> Lane {
     log1p_unit(exp_lanes(-x.abs()))
 }
 
+/// `softplus(x) = max(x, 0) + log1p(e^-|x|)` of every lane (NaN stays NaN).
+#[inline(always)]
+fn softplus_lanes(x: Lane) -> Lane {
+    let y = x.max(Lane::ZERO) + log1p_exp_neg_abs(x);
+    x.is_nan().select(x, y)
+}
+
+/// `[softplus(x), sigmoid(x)]` of every lane from one `e = e^-|x|`: the same operations as
+/// [`softplus_lanes`] and [`sigmoid_lanes`], so the same bits.
+#[inline(always)]
+fn softplus_and_sigmoid_lanes(x: Lane) -> [Lane; 2] {
+    let e = exp_lanes(-x.abs());
+    let sp = x.max(Lane::ZERO) + log1p_unit(e);
+    let d = Lane::ONE + e;
+    [
+        x.is_nan().select(x, sp),
+        x.simd_ge(Lane::ZERO).select(Lane::ONE / d, e / d),
+    ]
+}
+
 /// `sigmoid(x) * sigmoid(-x)` of every lane, as `(e / d) / d` with `e = e^-|x|`, `d = 1 + e`.
 #[inline(always)]
 fn sigmoid_grad_lanes(x: Lane) -> Lane {
@@ -241,10 +261,69 @@ pub fn log_sigmoid(a: &[f32], out: &mut [f32]) {
 ///
 /// One vector exp and one vector `log1p` (with two divisions) per lane of input.
 pub fn softplus(a: &[f32], out: &mut [f32]) {
-    map_lanes(a, out, |x| {
-        let y = x.max(Lane::ZERO) + log1p_exp_neg_abs(x);
-        x.is_nan().select(x, y)
-    });
+    map_lanes(a, out, softplus_lanes);
+}
+
+/// The Bernoulli negative log-likelihood of targets `y` under logits `o`,
+/// `sum_k softplus(o[k]) - y[k] o[k]` summed in index order, over the common length of `o` and
+/// `y`; when `residual` is given, also writes the likelihood's gradient with respect to each
+/// logit, `residual[k] = sigmoid(o[k]) - y[k]`, over the common length of all three.
+///
+/// One vector exp per logit serves both: the result is bit-identical to [`softplus`] followed
+/// by the sum above, and the residual to [`sigmoid`] minus `y`.
+///
+/// # Cost
+///
+/// One vector exp, one vector `log1p` and (with `residual`) one division per lane of input,
+/// then one scalar multiply and two adds per element for the ordered sum.
+pub fn bernoulli_nll(o: &[f32], y: &[f32], residual: Option<&mut [f32]>) -> f32 {
+    let n = o.len().min(y.len());
+    let (Some(o), Some(y)) = (o.get(..n), y.get(..n)) else {
+        return 0.0;
+    };
+    let (o_chunks, o_tail) = o.as_chunks::<LANES>();
+    let (y_chunks, y_tail) = y.as_chunks::<LANES>();
+
+    // The ordered sum of one vector's terms, as the scalar loop over the same elements.
+    let add_terms = |s: f32, sp: Lane, o: &[f32], y: &[f32]| {
+        let sp = sp.to_array();
+        sp.iter()
+            .zip(y)
+            .zip(o)
+            .fold(s, |s, ((sp, yk), ok)| s + (sp - yk * ok))
+    };
+    let mut s = 0.0;
+    match residual {
+        Some(r) if r.len() >= n => {
+            let (r_chunks, r_tail) = r.get_mut(..n).unwrap_or_default().as_chunks_mut::<LANES>();
+            for ((oc, yc), rc) in o_chunks.iter().zip(y_chunks).zip(r_chunks) {
+                let [sp, sig] = softplus_and_sigmoid_lanes(Lane::new(*oc));
+                s = add_terms(s, sp, oc, yc);
+                *rc = (sig - Lane::new(*yc)).to_array();
+            }
+            if !o_tail.is_empty() {
+                let [sp, sig] = softplus_and_sigmoid_lanes(load_padded(o_tail));
+                s = add_terms(s, sp, o_tail, y_tail);
+                store_partial(sig - load_padded(y_tail), r_tail);
+            }
+        }
+        Some(r) => {
+            // A residual shorter than the logits: the loss over all of them, the residual over
+            // the ones it holds.
+            let m = r.len();
+            bernoulli_nll(o.get(..m).unwrap_or_default(), y, Some(r));
+            return bernoulli_nll(o, y, None);
+        }
+        None => {
+            for (oc, yc) in o_chunks.iter().zip(y_chunks) {
+                s = add_terms(s, softplus_lanes(Lane::new(*oc)), oc, yc);
+            }
+            if !o_tail.is_empty() {
+                s = add_terms(s, softplus_lanes(load_padded(o_tail)), o_tail, y_tail);
+            }
+        }
+    }
+    s
 }
 
 /// `out[k] = sigmoid'(a[k]) = sigmoid(a) sigmoid(-a)` over the common length.
@@ -744,5 +823,108 @@ mod tests {
         for ((name, _, _, bound), (d, x)) in CASES.iter().zip(worst) {
             assert!(d <= *bound, "{name}: {d} ulps at {x:e}, stated {bound}");
         }
+    }
+
+    /// Logits over every range the activations treat specially, targets 0, 1 and fractional.
+    fn nll_inputs(len: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let o = (0..len)
+            .map(|k| match k % 4 {
+                0 => EDGES[(rng.next_u32() as usize) % EDGES.len()],
+                1 => f32::from_bits(rng.next_u32()),
+                _ => (crate::unit_f32(rng.next_u32()) - 0.5) * 60.0,
+            })
+            .collect();
+        let y = (0..len)
+            .map(|k| [0.0, 1.0, 0.25][(k + rng.next_u32() as usize) % 3])
+            .collect();
+        (o, y)
+    }
+
+    /// The fused likelihood gives the bits of its parts: softplus then the ordered sum, and
+    /// sigmoid minus the target, at every length around the lane width.
+    #[test]
+    fn bernoulli_nll_is_softplus_and_sigmoid_bit_for_bit() {
+        for len in 0..=3 * LANES + 2 {
+            let (o, y) = nll_inputs(len, len as u64);
+            let mut sp = vec![0.0; len];
+            softplus(&o, &mut sp);
+            let want = sp
+                .iter()
+                .zip(&y)
+                .zip(&o)
+                .fold(0.0f32, |s, ((sp, yk), ok)| s + (sp - yk * ok));
+            let mut sig = vec![0.0; len];
+            sigmoid(&o, &mut sig);
+
+            let mut r = vec![7.0; len + 2];
+            let got = bernoulli_nll(&o, &y, Some(&mut r));
+            assert_eq!(got.to_bits(), want.to_bits(), "len {len}: {got} vs {want}");
+            for k in 0..len {
+                let want_r = sig[k] - y[k];
+                assert_eq!(r[k].to_bits(), want_r.to_bits(), "len {len} residual [{k}]");
+            }
+            assert_eq!(&r[len..], &[7.0, 7.0], "len {len}: wrote past the logits");
+            let alone = bernoulli_nll(&o, &y, None);
+            assert_eq!(
+                alone.to_bits(),
+                want.to_bits(),
+                "len {len} without residual"
+            );
+
+            // A shorter residual: the whole loss, the residual where it fits.
+            let m = len / 2;
+            let mut short = vec![0.0; m];
+            let got = bernoulli_nll(&o, &y, Some(&mut short));
+            assert_eq!(got.to_bits(), want.to_bits(), "len {len} short residual");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&short),
+                bits(&r[..m]),
+                "len {len} short residual values"
+            );
+        }
+    }
+
+    /// Against the scalar twin: the loss to a few rounding errors of its terms, the residual
+    /// to the sigmoid's 2 ULPs (an absolute 2^-23 near 1).
+    #[test]
+    fn bernoulli_nll_matches_its_scalar_twin() {
+        for seed in 0..50 {
+            let len = 1 + seed as usize % 40;
+            let (o, y) = nll_inputs(len, 1000 + seed);
+            // Finite, moderate logits, so the sum has a scale to compare against.
+            let o: Vec<f32> = o
+                .iter()
+                .map(|v| {
+                    if v.is_finite() {
+                        v.clamp(-80.0, 80.0)
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            let (mut fast, mut slow) = (vec![0.0; len], vec![0.0; len]);
+            let a = bernoulli_nll(&o, &y, Some(&mut fast));
+            let b = reference::bernoulli_nll(&o, &y, Some(&mut slow));
+            let scale: f32 = o.iter().map(|v| v.abs() + 1.0).sum();
+            assert!(
+                (a - b).abs() <= 4.0 * f32::EPSILON * scale,
+                "seed {seed}: {a} vs {b}"
+            );
+            for (k, (f, s)) in fast.iter().zip(&slow).enumerate() {
+                assert!(
+                    (f - s).abs() <= 2.0 * f32::EPSILON,
+                    "seed {seed} [{k}]: {f} vs {s}"
+                );
+            }
+        }
+        // NaN logits give a NaN loss and residual; confident right answers cost about 0.
+        let mut r = [0.0; 3];
+        let l = bernoulli_nll(&[f32::NAN, 0.0, 0.0], &[0.0; 3], Some(&mut r));
+        assert!(l.is_nan() && r[0].is_nan(), "{l} {r:?}");
+        let l = bernoulli_nll(&[-100.0, 100.0], &[0.0, 1.0], Some(&mut r));
+        assert!((0.0..1e-40).contains(&l), "{l}");
+        assert!((0.0..1e-40).contains(&r[0]) && r[1] == 0.0, "{r:?}");
     }
 }

@@ -47,7 +47,9 @@ pub mod scalar;
 mod update;
 
 #[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
-pub use activation::{exp, leaky_relu, log_sigmoid, sigmoid, sigmoid_grad, softplus, tanh};
+pub use activation::{
+    bernoulli_nll, exp, leaky_relu, log_sigmoid, sigmoid, sigmoid_grad, softplus, tanh,
+};
 #[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
 pub use dense::{
     accumulate, accumulate_batch, backprop_input, backprop_input_batch, logits, logits_batch,
@@ -57,8 +59,8 @@ pub use reduce::{all_finite, dot, sum};
 #[cfg(any(muprop_scalar_kernels, target_arch = "arm"))]
 pub use reference::{
     accumulate, accumulate_batch, adam, all_finite, backprop_input, backprop_input_batch,
-    bernoulli, dot, exp, leaky_relu, log_sigmoid, logits, logits_batch, sgd, sgd_momentum, sigmoid,
-    sigmoid_grad, softplus, sum, tanh,
+    bernoulli, bernoulli_nll, dot, exp, leaky_relu, log_sigmoid, logits, logits_batch, sgd,
+    sgd_momentum, sigmoid, sigmoid_grad, softplus, sum, tanh,
 };
 #[cfg(not(any(muprop_scalar_kernels, target_arch = "arm")))]
 pub use sampling::bernoulli;

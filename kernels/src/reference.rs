@@ -118,6 +118,19 @@ pub fn softplus(a: &[f32], out: &mut [f32]) {
     map(a, out, scalar::softplus);
 }
 
+/// `sum_k softplus(o[k]) - y[k] o[k]` in index order over the common length of `o` and `y`,
+/// and `residual[k] = sigmoid(o[k]) - y[k]` over the common length of all three when given.
+pub fn bernoulli_nll(o: &[f32], y: &[f32], residual: Option<&mut [f32]>) -> f32 {
+    if let Some(r) = residual {
+        for ((rk, ok), yk) in r.iter_mut().zip(o).zip(y) {
+            *rk = scalar::sigmoid(*ok) - yk;
+        }
+    }
+    o.iter()
+        .zip(y)
+        .fold(0.0, |s, (ok, yk)| s + (scalar::softplus(*ok) - yk * ok))
+}
+
 /// `out[k] = sigmoid'(a[k])` over the common length.
 pub fn sigmoid_grad(a: &[f32], out: &mut [f32]) {
     map(a, out, scalar::sigmoid_grad);

@@ -88,7 +88,7 @@ pub trait Estimator {
         }
         net.sample(x, y, &mut ws.trace, &mut ws.f[..n], &mut DrawnWords);
         if self.needs_mean_field() {
-            net.mean_field(x, y, &mut ws.trace, &mut ws.fbar[..n], None);
+            net.mean_field_after_sample(x, y, &mut ws.trace, &mut ws.fbar[..n], None);
         }
         self.prepare_chunk(x.as_flattened(), IN, &ws.f[..n], &ws.fbar[..n]);
         for l in 0..N::DEPTH {
