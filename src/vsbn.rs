@@ -413,10 +413,14 @@ impl<const IN: usize, const H: usize, R> VsbnLayer<IN, H, R> {
         let units = self.decoder_input(&tr.mf_mean[..n], &mut tr.coded_units[..n]);
         self.p.forward(units, &mut tr.mf_decoded[..n]);
         // The decoder's likelihood and its residual sigmoid(obar) - x from one exp per logit.
-        for r in 0..n {
-            let log_q = -nll(&tr.mf_logits[r], &tr.mf_mean[r]);
-            let (obar, dgrad) = (&tr.mf_decoded[r], Some(tr.decoded_grad[r].as_mut_slice()));
-            let log_p = -muprop_kernels::bernoulli_nll(obar, &x[r], dgrad);
+        let rows = tr.mf_logits[..n]
+            .iter()
+            .zip(&tr.mf_mean[..n])
+            .zip(tr.mf_decoded[..n].iter().zip(&mut tr.decoded_grad[..n]))
+            .zip(x);
+        for (r, (((abar, hbar), (obar, dgrad)), xr)) in rows.enumerate() {
+            let log_q = -nll(abar, hbar);
+            let log_p = -muprop_kernels::bernoulli_nll(obar, xr, Some(dgrad));
             if let Some(fr) = fbar.get_mut(r) {
                 *fr += log_q - log_p;
             }
