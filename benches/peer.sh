@@ -29,12 +29,14 @@ one_core=(env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism
 rate() { sed -n 's/.*"examples_per_s": \([0-9.]*\).*/\1/p'; }
 
 declare -A r
+declare -A lines
 run() {
   local key="$1"; shift
   local line
   line="$("$@" | tail -n 1)"
   echo "$key: $line" >&2
   r[$key]="$(printf '%s\n' "$line" | rate)"
+  lines[$key]="$line"
 }
 
 run jax_1core_b100 "${one_core[@]}" .venv-jax/bin/python "$peer" --task sp --n_layer 1 --mnist "$mnist" --eval_n 0 --seconds "$secs" --batch_size 100
@@ -58,3 +60,26 @@ for c in 1 2; do
 done
 awk -v two="${r[ours_2core_b100]}" -v one="${r[ours_1core_b100]}" \
   'BEGIN { printf "\nmuprop, two threads over one at batch 100: %.2fx\n", two / one }'
+
+# The limits peer_speed measured on one core after its timed runs (see its module docs).
+python3 - "${lines[ours_1core_b100]}" "${lines[ours_1core_b1]}" "${r[jax_1core_b100]}" "${r[jax_1core_b1]}" <<'PY'
+import json, sys
+b100, b1 = (json.loads(s)["limits"] for s in sys.argv[1:3])
+jax100, jax1 = float(sys.argv[3]), float(sys.argv[4])
+ceiling = b100["arithmetic_ceiling_examples_per_s"]
+products = 100 * 2 * b100["model_multiply_adds_per_example"] / (b100["products_us_per_step"] * 1e3)
+print()
+print("Limits of one core (peak %.1f GFLOP/s):" % b100["peak_gflops"])
+print("- batch 100: a step must do %.0f multiply-adds per example even skipping every zero "
+      "(input density %.3f, hidden %.3f); at the peak with no other work that is %.0f examples/s, "
+      "%.2fx JAX" % (b100["min_multiply_adds_per_example"], b100["input_density"],
+                     b100["hidden_density"], ceiling, ceiling / jax100))
+print("- batch 100, this crate: a step takes %.0f us, its model's products %.0f us of it "
+      "(%.0f%% of peak by that count), the rest %.0f us"
+      % (b100["step_us"], b100["products_us_per_step"], 100 * products / b100["peak_gflops"],
+         b100["step_us"] - b100["products_us_per_step"]))
+print("- batch 1: one pass over the Adam state of %d parameters takes %.1f us (exact Adam %.1f us): "
+      "at most %.0f steps/s, %.2fx JAX, for any exact Adam"
+      % (b1["parameters"], b1["optimiser_traffic_us"], b1["adam_us"],
+         b1["traffic_ceiling_steps_per_s"], b1["traffic_ceiling_steps_per_s"] / jax1))
+PY
