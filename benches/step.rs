@@ -4,8 +4,9 @@
 //!
 //! FLOP model (dense multiply-adds, 2 FLOP each; `W_j` the weights of map `j`, `S = sum W_j`,
 //! `W_0` the first map's): every estimator runs one sample pass (`S`) and accumulates every
-//! map's gradient (`S`). MuProp adds the mean-field pass (`S`) and its reverse sweep, a
-//! transposed product through every map but the first (`S - W_0`): `4S - W_0`. Straight-through
+//! map's gradient (`S`). MuProp adds the mean-field pass through every map but the first (the
+//! first layer's logits are the sample pass's, `S - W_0`) and its reverse sweep, a transposed
+//! product through every map but the first (`S - W_0`): `4S - 2 W_0`. Straight-through
 //! adds the transposed products of its backward pass: `3S - W_0`. REINFORCE: `2S`. ARM adds,
 //! per stochastic layer `l`, two forward passes through the maps after it. The learned
 //! baselines of NVIL and learned MuProp add a forward product and an accumulation of their
@@ -39,8 +40,8 @@ fn multiply_adds(estimator: &str, dims: &[usize]) -> f64 {
         .map(|l| 2.0 * w[l + 1..].iter().sum::<f64>())
         .sum();
     match estimator {
-        "MuProp" => 4.0 * s - w[0],
-        "learned MuProp" => 4.0 * s - w[0] + baseline,
+        "MuProp" => 4.0 * s - 2.0 * w[0],
+        "learned MuProp" => 4.0 * s - 2.0 * w[0] + baseline,
         "REINFORCE" => 2.0 * s,
         "NVIL" => 2.0 * s + baseline,
         "straight-through" => 3.0 * s - w[0],
