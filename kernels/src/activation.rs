@@ -275,7 +275,7 @@ pub fn softplus(a: &[f32], out: &mut [f32]) {
 /// # Cost
 ///
 /// One vector exp, one vector `log1p` and (with `residual`) one division per lane of input,
-/// then one scalar multiply and two adds per element for the ordered sum.
+/// then one scalar add per element for the ordered sum.
 pub fn bernoulli_nll(o: &[f32], y: &[f32], residual: Option<&mut [f32]>) -> f32 {
     let n = o.len().min(y.len());
     let (Some(o), Some(y)) = (o.get(..n), y.get(..n)) else {
@@ -284,13 +284,11 @@ pub fn bernoulli_nll(o: &[f32], y: &[f32], residual: Option<&mut [f32]>) -> f32 
     let (o_chunks, o_tail) = o.as_chunks::<LANES>();
     let (y_chunks, y_tail) = y.as_chunks::<LANES>();
 
-    // The ordered sum of one vector's terms, as the scalar loop over the same elements.
-    let add_terms = |s: f32, sp: Lane, o: &[f32], y: &[f32]| {
-        let sp = sp.to_array();
-        sp.iter()
-            .zip(y)
-            .zip(o)
-            .fold(s, |s, ((sp, yk), ok)| s + (sp - yk * ok))
+    // The terms `sp - y o` lane by lane (a multiply, then a subtraction, as the scalar loop
+    // rounds them), then added to `s` one element after another, the first `len` lanes only.
+    let add_terms = |s: f32, sp: Lane, o: Lane, y: Lane, len: usize| {
+        let t = (sp - y * o).to_array();
+        t.iter().take(len).fold(s, |s, t| s + t)
     };
     let mut s = 0.0;
     match residual {
@@ -298,13 +296,14 @@ pub fn bernoulli_nll(o: &[f32], y: &[f32], residual: Option<&mut [f32]>) -> f32 
             let (r_chunks, r_tail) = r.get_mut(..n).unwrap_or_default().as_chunks_mut::<LANES>();
             for ((oc, yc), rc) in o_chunks.iter().zip(y_chunks).zip(r_chunks) {
                 let [sp, sig] = softplus_and_sigmoid_lanes(Lane::new(*oc));
-                s = add_terms(s, sp, oc, yc);
+                s = add_terms(s, sp, Lane::new(*oc), Lane::new(*yc), LANES);
                 *rc = (sig - Lane::new(*yc)).to_array();
             }
             if !o_tail.is_empty() {
-                let [sp, sig] = softplus_and_sigmoid_lanes(load_padded(o_tail));
-                s = add_terms(s, sp, o_tail, y_tail);
-                store_partial(sig - load_padded(y_tail), r_tail);
+                let (ot, yt) = (load_padded(o_tail), load_padded(y_tail));
+                let [sp, sig] = softplus_and_sigmoid_lanes(ot);
+                s = add_terms(s, sp, ot, yt, o_tail.len());
+                store_partial(sig - yt, r_tail);
             }
         }
         Some(r) => {
@@ -316,10 +315,12 @@ pub fn bernoulli_nll(o: &[f32], y: &[f32], residual: Option<&mut [f32]>) -> f32 
         }
         None => {
             for (oc, yc) in o_chunks.iter().zip(y_chunks) {
-                s = add_terms(s, softplus_lanes(Lane::new(*oc)), oc, yc);
+                let ol = Lane::new(*oc);
+                s = add_terms(s, softplus_lanes(ol), ol, Lane::new(*yc), LANES);
             }
             if !o_tail.is_empty() {
-                s = add_terms(s, softplus_lanes(load_padded(o_tail)), o_tail, y_tail);
+                let ot = load_padded(o_tail);
+                s = add_terms(s, softplus_lanes(ot), ot, load_padded(y_tail), o_tail.len());
             }
         }
     }
