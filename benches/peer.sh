@@ -67,7 +67,7 @@ import json, sys
 b100, b1 = (json.loads(s)["limits"] for s in sys.argv[1:3])
 jax100, jax1 = float(sys.argv[3]), float(sys.argv[4])
 ceiling = b100["arithmetic_ceiling_examples_per_s"]
-products = 100 * 2 * b100["model_multiply_adds_per_example"] / (b100["products_us_per_step"] * 1e3)
+products = 100 * 2 * b100["products_multiply_adds_per_example"] / (b100["products_us_per_step"] * 1e3)
 print()
 print("Limits of one core (peak %.1f GFLOP/s):" % b100["peak_gflops"])
 print("- batch 100: a step must do %.0f multiply-adds per example even skipping every zero "

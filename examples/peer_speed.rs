@@ -9,8 +9,8 @@
 //! cargo run --release --features parallel --example peer_speed -- --batch 100 --seconds 10 --threads 2
 //! ```
 //!
-//! After the timed run it measures, in the same process, what bounds any implementation of
-//! this step on this core (the `limits` object of the JSON line):
+//! After the timed run it measures, in the same process, the limits of this step on this core
+//! (the `limits` object of the JSON line):
 //!
 //! - `peak_gflops`: the core's multiply-add rate through the kernels' lane type;
 //! - `min_multiply_adds_per_example`: the products the step cannot avoid even when every zero
@@ -22,14 +22,16 @@
 //!   reverse sweep `Y H`, the gradients `H nx + Y nh`, the baseline `2 (100 nx + 100)`;
 //! - `arithmetic_ceiling_examples_per_s`: the peak divided by those products' FLOP, with no
 //!   other work at all;
-//! - `products_us_per_step`: this crate's kernels on those products for one minibatch (the
-//!   model's maps, `model_multiply_adds_per_example` of them, not the baseline's), beside
-//!   `step_us`, the measured time of a whole step;
+//! - `products_us_per_step`: this crate's kernels on the model's products (not the
+//!   baseline's) for one minibatch of training rows, with hidden units drawn from the trained
+//!   model; `products_multiply_adds_per_example` counts them, zeros skipped, on those rows.
+//!   Beside it `step_us`, the measured time of a whole step;
 //! - `optimiser_traffic_us`: one pass over the step's Adam state (parameters, gradient and
 //!   both moments of the model and the baseline) with one multiply-add per array and element
 //!   (`kernels::probe::optimiser_traffic`), beside `adam_us`, the exact Adam update of the
-//!   same arrays; `traffic_ceiling_steps_per_s` is its inverse, a bound on steps per second
-//!   for any exact Adam, which must touch every parameter and moment once per step.
+//!   same arrays. `traffic_ceiling_steps_per_s` is its inverse: a bound on steps per second
+//!   for a guarded step with exact Adam, which has the whole gradient in memory and checked
+//!   before it changes a parameter, then reads and writes every parameter and moment.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -223,8 +225,9 @@ fn hidden_density(net: &Net, inputs: &[[f32; 392]]) -> f64 {
 
 /// Seconds of this crate's kernels on the model's products of one learned-MuProp step on
 /// `rows`: the sample pass, the mean-field pass through the output map, its reverse sweep and
-/// both maps' gradients.
-fn products_seconds(net: &Net, rows: &[[f32; 392]], rng: &mut Xoshiro256PlusPlus) -> f64 {
+/// both maps' gradients; and the multiply-adds per row they need when every zero input is
+/// skipped (counted on these rows and the hidden units drawn for them).
+fn products_seconds(net: &Net, rows: &[[f32; 392]], rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
     let n = rows.len();
     let mut a1 = vec![[0.0f32; 200]; n];
     let mut mean = vec![[0.0f32; 200]; n];
@@ -237,7 +240,10 @@ fn products_seconds(net: &Net, rows: &[[f32; 392]], rng: &mut Xoshiro256PlusPlus
     let (mut a2, d2) = (vec![[0.0f32; 392]; n], vec![[1e-3f32; 392]; n]);
     let mut dmean = vec![[0.0f32; 200]; n];
     let mut grad: Box<Net> = boxed_zeroed();
-    time_per_call(|| {
+    let nonzero = |v: &[f32]| v.iter().filter(|x| **x != 0.0).count() as f64 / n as f64;
+    let (nx, nh) = (nonzero(rows.as_flattened()), nonzero(h.as_flattened()));
+    let mac = 2.0 * 392.0 * 200.0 + 2.0 * 200.0 * nx + 2.0 * 392.0 * nh;
+    let seconds = time_per_call(|| {
         net.stage.forward(rows, &mut a1);
         net.rest.linear.forward(&h, &mut a2);
         net.rest.linear.forward(&mean, &mut a2);
@@ -248,7 +254,8 @@ fn products_seconds(net: &Net, rows: &[[f32; 392]], rng: &mut Xoshiro256PlusPlus
         net.stage
             .backward(rows, &dmean, Some(&mut grad.stage), None);
         black_box((&a2, &grad));
-    })
+    });
+    (seconds, mac)
 }
 
 /// Copies of a parameter set for timing its update: parameters, gradient, Adam state.
@@ -335,13 +342,14 @@ fn report<const B: usize>(
     let rho_h = hidden_density(&t.net, inputs).min(t.hidden_density_before);
     let (nx, nh) = (rho_x * 392.0, rho_h * 200.0);
     let (hidden, out, base) = (200.0, 392.0, BASELINE_HIDDEN as f64);
-    let model_mac = 2.0 * out * hidden + 2.0 * hidden * nx + 2.0 * out * nh;
-    let min_mac = model_mac + 2.0 * (base * nx + base);
+    let min_mac =
+        2.0 * out * hidden + 2.0 * hidden * nx + 2.0 * out * nh + 2.0 * (base * nx + base);
     let arithmetic_ceiling = peak / (2.0 * min_mac);
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let rows = &inputs[..batch.min(inputs.len())];
-    let products_us = 1e6 * products_seconds(&t.net, rows, &mut rng);
+    let (products, products_mac) = products_seconds(&t.net, rows, &mut rng);
+    let products_us = 1e6 * products;
     let counts = [t.net.scalar_count(), t.est.control.scalar_count()];
     let (traffic, adam) = optimiser_seconds(&t.net, &t.est)?;
 
@@ -352,9 +360,9 @@ fn report<const B: usize>(
          \"train_loss_last100\": {:.3}, \"limits\": {{\"peak_gflops\": {:.1}, \
          \"input_density\": {rho_x:.4}, \"hidden_density\": {rho_h:.4}, \
          \"min_multiply_adds_per_example\": {min_mac:.0}, \
-         \"model_multiply_adds_per_example\": {model_mac:.0}, \
          \"arithmetic_ceiling_examples_per_s\": {arithmetic_ceiling:.0}, \
          \"step_us\": {step_us:.1}, \"products_us_per_step\": {products_us:.1}, \
+         \"products_multiply_adds_per_example\": {products_mac:.0}, \
          \"parameters\": {}, \"adam_us\": {:.1}, \"optimiser_traffic_us\": {:.1}, \
          \"traffic_ceiling_steps_per_s\": {:.0}}}}}",
         a.threads,

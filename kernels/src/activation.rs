@@ -272,6 +272,11 @@ pub fn softplus(a: &[f32], out: &mut [f32]) {
 /// One vector exp per logit serves both: the result is bit-identical to [`softplus`] followed
 /// by the sum above, and the residual to [`sigmoid`] minus `y`.
 ///
+/// # Precision
+///
+/// Each term carries the 2 ULPs of [`softplus`] against its scalar twin and the residual those
+/// of [`sigmoid`]; the sum is rounded in index order, as the scalar twin rounds it.
+///
 /// # Cost
 ///
 /// One vector exp, one vector `log1p` and (with `residual`) one division per lane of input,
@@ -883,6 +888,36 @@ mod tests {
                 bits(&short),
                 bits(&r[..m]),
                 "len {len} short residual values"
+            );
+        }
+    }
+
+    /// The scalar twin gives the bits of its parts too: scalar softplus then the ordered sum,
+    /// scalar sigmoid minus the target, whatever the residual's length.
+    #[test]
+    fn bernoulli_nll_twin_is_its_parts_bit_for_bit() {
+        for len in 0..=2 * LANES + 3 {
+            let (o, y) = nll_inputs(len, 500 + len as u64);
+            let want = o.iter().zip(&y).fold(0.0f32, |s, (ok, yk)| {
+                s + (crate::scalar::softplus(*ok) - yk * ok)
+            });
+            for r_len in [0, len / 2, len, len + 1] {
+                let mut r = vec![7.0f32; r_len];
+                let got = reference::bernoulli_nll(&o, &y, Some(&mut r));
+                assert_eq!(got.to_bits(), want.to_bits(), "len {len}, residual {r_len}");
+                for (k, rk) in r.iter().enumerate() {
+                    let want_r = match (o.get(k), y.get(k)) {
+                        (Some(ok), Some(yk)) => crate::scalar::sigmoid(*ok) - yk,
+                        _ => 7.0,
+                    };
+                    assert_eq!(rk.to_bits(), want_r.to_bits(), "len {len} residual [{k}]");
+                }
+            }
+            let alone = reference::bernoulli_nll(&o, &y, None);
+            assert_eq!(
+                alone.to_bits(),
+                want.to_bits(),
+                "len {len} without residual"
             );
         }
     }

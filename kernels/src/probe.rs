@@ -82,7 +82,8 @@ pub fn split<const CHAINS: usize>(iters: usize, seed: f32) -> f32 {
 ///
 /// # Cost
 ///
-/// 16 bytes read and 12 written per element over the common length; 6 FLOP.
+/// 16 bytes read and 12 written per element, 6 FLOP, over the whole lanes of the common
+/// length; a tail shorter than a lane is left as it is.
 #[inline(never)]
 pub fn optimiser_traffic(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     let a = Lane::splat(0.999_9);

@@ -120,15 +120,20 @@ pub fn softplus(a: &[f32], out: &mut [f32]) {
 
 /// `sum_k softplus(o[k]) - y[k] o[k]` in index order over the common length of `o` and `y`,
 /// and `residual[k] = sigmoid(o[k]) - y[k]` over the common length of all three when given.
+///
+/// Where the residual is written, one `e^-|o|` serves both (the same bits as
+/// [`scalar::softplus`] and [`scalar::sigmoid`] apart).
 pub fn bernoulli_nll(o: &[f32], y: &[f32], residual: Option<&mut [f32]>) -> f32 {
+    let mut s = 0.0;
+    let mut terms = o.iter().zip(y);
     if let Some(r) = residual {
-        for ((rk, ok), yk) in r.iter_mut().zip(o).zip(y) {
-            *rk = scalar::sigmoid(*ok) - yk;
+        for (rk, (ok, yk)) in r.iter_mut().zip(terms.by_ref()) {
+            let (sp, sig) = scalar::softplus_and_sigmoid(*ok);
+            *rk = sig - yk;
+            s += sp - yk * ok;
         }
     }
-    o.iter()
-        .zip(y)
-        .fold(0.0, |s, (ok, yk)| s + (scalar::softplus(*ok) - yk * ok))
+    terms.fold(s, |s, (ok, yk)| s + (scalar::softplus(*ok) - yk * ok))
 }
 
 /// `out[k] = sigmoid'(a[k])` over the common length.

@@ -36,6 +36,24 @@ pub fn softplus(x: f32) -> f32 {
     x.max(0.0) + libm::log1pf(libm::expf(-x.abs()))
 }
 
+/// `(softplus(x), sigmoid(x))` from one `e^-|x|`: the same bits as [`softplus`] and
+/// [`sigmoid`] called apart.
+#[inline]
+pub fn softplus_and_sigmoid(x: f32) -> (f32, f32) {
+    let e = libm::expf(-x.abs());
+    let sp = if x.is_nan() {
+        x
+    } else {
+        x.max(0.0) + libm::log1pf(e)
+    };
+    let sig = if x >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    };
+    (sp, sig)
+}
+
 /// `log sigmoid(x) = -softplus(-x)`; exactly `x` for very negative `x`.
 #[inline]
 pub fn log_sigmoid(x: f32) -> f32 {
@@ -141,9 +159,32 @@ pub fn bernoulli(p: f32, word: u32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::sqrt;
+    use super::{sigmoid, softplus, softplus_and_sigmoid, sqrt};
     use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// The shared-exp pair gives the bits of the two functions called apart, on special
+    /// values and random bit patterns.
+    #[test]
+    fn softplus_and_sigmoid_is_both_apart() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let special = [
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-45,
+            -88.7,
+            100.0,
+        ];
+        let random = (0..200_000).map(|_| f32::from_bits(rng.next_u32()));
+        for x in special.into_iter().chain(random) {
+            let (sp, sig) = softplus_and_sigmoid(x);
+            assert_eq!(sp.to_bits(), softplus(x).to_bits(), "softplus({x:e})");
+            assert_eq!(sig.to_bits(), sigmoid(x).to_bits(), "sigmoid({x:e})");
+        }
+    }
 
     /// `true` if `r` is `sqrt(x)` rounded to nearest: `x` lies strictly between the squares of
     /// the midpoints from `r` to its neighbours. Those midpoints have 25 significant bits, so
