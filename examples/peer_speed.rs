@@ -12,7 +12,8 @@
 //! After the timed run it measures, in the same process, the limits of this step on this core
 //! (the `limits` object of the JSON line):
 //!
-//! - `peak_gflops`: the core's multiply-add rate through the kernels' lane type;
+//! - `peak_gflops`: the core's multiply-add rate through the kernels' lane type (the benches'
+//!   probe, which also prints its line before the JSON);
 //! - `min_multiply_adds_per_example`: the products the step cannot avoid even when every zero
 //!   input is skipped, from the measured density of the inputs (`input_density`) and of the
 //!   hidden units (`hidden_density`, the mean of their means over 1000 training rows, the
@@ -32,6 +33,9 @@
 //!   same arrays. `traffic_ceiling_steps_per_s` is its inverse: a bound on steps per second
 //!   for a guarded step with exact Adam, which has the whole gradient in memory and checked
 //!   before it changes a parameter, then reads and writes every parameter and moment.
+
+#[path = "../benches/common/mod.rs"]
+mod common;
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -59,7 +63,7 @@ struct Args {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     batch: u32,
     /// Seconds of timed training, after 20 warm-up steps.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
     seconds: f64,
     /// Threads: 2 or more runs `muprop::parallel` with chunks of 25 rows, 1 the sequential
     /// `train_step`.
@@ -68,6 +72,16 @@ struct Args {
     /// Directory of the MNIST IDX files.
     #[arg(long, default_value = "../shared/data/mnist")]
     mnist: PathBuf,
+}
+
+/// A finite, non-negative number of seconds.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a finite number of seconds, 0 or more"
+        )),
+    }
 }
 
 /// Rows `order[pos..pos + batch]` of the training set, copied into `x` and `y`.
@@ -159,53 +173,6 @@ fn run<const B: usize>(
     }
 }
 
-/// Seconds per call of `f`: the median of seven runs of enough calls to last about 20 ms.
-fn time_per_call(mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    f();
-    let once = start.elapsed().as_secs_f64().max(1e-9);
-    let calls = ((0.02 / once) as usize).clamp(1, 1 << 20);
-    let mut runs: Vec<f64> = (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..calls {
-                f();
-            }
-            t.elapsed().as_secs_f64() / calls as f64
-        })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[3]
-}
-
-/// The core's multiply-add rate in FLOP/s: the best of the fused probe over chain counts.
-fn peak_flops() -> f64 {
-    let iters = 20_000;
-    let rate = |chains: usize, secs: f64| (2 * iters * chains * probe::WIDTH) as f64 / secs;
-    [
-        rate(
-            8,
-            time_per_call(|| {
-                black_box(probe::fused::<8>(black_box(iters), 1.0));
-            }),
-        ),
-        rate(
-            12,
-            time_per_call(|| {
-                black_box(probe::fused::<12>(black_box(iters), 1.0));
-            }),
-        ),
-        rate(
-            16,
-            time_per_call(|| {
-                black_box(probe::fused::<16>(black_box(iters), 1.0));
-            }),
-        ),
-    ]
-    .into_iter()
-    .fold(0.0, f64::max)
-}
-
 /// The fraction of non-zero values over all training inputs.
 fn input_density(inputs: &[[f32; 392]]) -> f64 {
     let on = inputs.as_flattened().iter().filter(|v| **v != 0.0).count();
@@ -243,7 +210,7 @@ fn products_seconds(net: &Net, rows: &[[f32; 392]], rng: &mut Xoshiro256PlusPlus
     let nonzero = |v: &[f32]| v.iter().filter(|x| **x != 0.0).count() as f64 / n as f64;
     let (nx, nh) = (nonzero(rows.as_flattened()), nonzero(h.as_flattened()));
     let mac = 2.0 * 392.0 * 200.0 + 2.0 * 200.0 * nx + 2.0 * 392.0 * nh;
-    let seconds = time_per_call(|| {
+    let seconds = common::time_per_call(20.0, || {
         net.stage.forward(rows, &mut a1);
         net.rest.linear.forward(&h, &mut a2);
         net.rest.linear.forward(&mean, &mut a2);
@@ -300,12 +267,12 @@ impl<P: Tensors + Zeroable + Clone> UpdateArrays<P> {
 fn optimiser_seconds<const B: usize>(net: &Net, est: &Learned<B>) -> Result<(f64, f64), Error> {
     let mut model = UpdateArrays::of(net);
     let mut baseline = UpdateArrays::of(&est.control);
-    let traffic = time_per_call(|| {
+    let traffic = common::time_per_call(20.0, || {
         model.traffic();
         baseline.traffic();
     });
     let (adam_model, adam_baseline) = (Adam::new(1e-3)?, Adam::new(1e-2)?);
-    let adam = time_per_call(|| {
+    let adam = common::time_per_call(20.0, || {
         model.adam(&adam_model);
         baseline.adam(&adam_baseline);
     });
@@ -337,7 +304,7 @@ fn report<const B: usize>(
     let examples_per_s = (t.steps * batch) as f64 / t.seconds;
     let step_us = 1e6 * t.seconds / t.steps as f64;
 
-    let peak = peak_flops();
+    let peak = common::peak().best();
     let rho_x = input_density(inputs);
     let rho_h = hidden_density(&t.net, inputs).min(t.hidden_density_before);
     let (nx, nh) = (rho_x * 392.0, rho_h * 200.0);
